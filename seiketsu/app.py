@@ -1,0 +1,62 @@
+"""The app factory: builds settings, the container and the web app, and wires every package into it.
+
+Run with ``uvicorn seiketsu.app:create_app --factory``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from seiketsu.auth.api import router as auth_router
+from seiketsu.container import Container, build_container
+from seiketsu.errors import install_error_handlers
+from seiketsu.health import router as health_router
+from seiketsu.jobs.api import router as jobs_router
+from seiketsu.jobs.embedded import InProcessDispatcher, InProcessWorker
+from seiketsu.jobs.runner import JobRunner
+from seiketsu.leads.api import router as leads_router
+from seiketsu.observability.logging import configure_logging
+from seiketsu.observability.metrics import RequestContextMiddleware
+from seiketsu.settings import Settings, load_settings
+from seiketsu.tenancy.api import router as tenancy_router
+from seiketsu.wiring import wire_packages
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None, *, container: Container | None = None) -> FastAPI:
+    settings = settings or load_settings()
+    configure_logging(settings.log_level)
+    container = container or build_container(settings)
+    wire_packages(container)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        worker: InProcessWorker | None = None
+        if isinstance(container.jobs.dispatcher, InProcessDispatcher):
+            worker = InProcessWorker(JobRunner(container, container.runner_config), container.jobs.dispatcher)
+            worker.start()
+        logger.info("seiketsu started (%s jobs)", "in-process" if worker else "RQ")
+        try:
+            yield
+        finally:
+            if worker is not None:
+                worker.stop()
+            container.close()
+
+    app = FastAPI(
+        title="Seiketsu",
+        version="0.1.0",
+        description="Telephony voice agent for real-estate brokerages.",
+        lifespan=lifespan,
+    )
+    app.state.container = container
+    install_error_handlers(app)
+    app.add_middleware(RequestContextMiddleware, metrics=container.metrics)
+    for router in (health_router, auth_router, tenancy_router, leads_router, jobs_router):
+        app.include_router(router)
+    return app

@@ -1,0 +1,66 @@
+"""The container: every long-lived resource of a process, built once from settings and passed down.
+
+The web app (``create_app``), the worker and the CLI all build the same container, so a job runs with exactly
+the resources a request would have.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from redis import Redis
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from seiketsu.auth.passwords import Passwords
+from seiketsu.db import create_engine, create_session_factory
+from seiketsu.jobs.embedded import InProcessDispatcher
+from seiketsu.jobs.queue import Dispatcher, JobQueue, install_outbox_hooks
+from seiketsu.jobs.registry import JobRegistry
+from seiketsu.jobs.rq_backend import RQDispatcher
+from seiketsu.jobs.runner import RunnerConfig
+from seiketsu.observability.metrics import Metrics
+from seiketsu.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from seiketsu.settings import Settings
+from seiketsu.tenancy.scoping import install_scoping
+
+
+@dataclass
+class Container:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    redis: Redis | None
+    passwords: Passwords
+    rate_limiter: RateLimiter
+    jobs: JobQueue
+    metrics: Metrics
+    runner_config: RunnerConfig
+    extras: dict[str, Any] = field(default_factory=dict)
+    """Resources that domain packages attach when the app factory wires them (keyed by package)."""
+
+    def close(self) -> None:
+        self.engine.dispose()
+        if self.redis is not None:
+            self.redis.close()
+
+
+def build_container(settings: Settings, *, runner_config: RunnerConfig | None = None) -> Container:
+    engine = create_engine(settings)
+    sessions = create_session_factory(engine)
+    install_scoping(sessions)
+    install_outbox_hooks(sessions)
+    redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+    dispatcher: Dispatcher = RQDispatcher(redis) if redis is not None else InProcessDispatcher()
+    return Container(
+        settings=settings,
+        engine=engine,
+        sessions=sessions,
+        redis=redis,
+        passwords=Passwords(),
+        rate_limiter=RedisRateLimiter(redis) if redis is not None else MemoryRateLimiter(),
+        jobs=JobQueue(registry=JobRegistry(), dispatcher=dispatcher),
+        metrics=Metrics(),
+        runner_config=runner_config or RunnerConfig(backoff_base=settings.job_backoff_base_seconds),
+    )

@@ -1,0 +1,97 @@
+"""One scoping mechanism for every query: a session knows its organization and filters every ORM statement.
+
+A session is either scoped to one organization (``session.info["tenant"] = organization_id``) or explicitly
+unscoped for system work (``session.info["tenant"] = ALL_TENANTS``). A session that says neither refuses to run
+ORM statements, so a forgotten filter is an error, not a data leak. Tenant-owned rows (subclasses of
+:class:`TenantModel`) are filtered on SELECT, UPDATE and DELETE, lazy loads included, and new rows are stamped
+with, or checked against, the session's organization at flush.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Final
+
+from sqlalchemy import event
+from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker, with_loader_criteria
+from sqlmodel import Field, SQLModel
+
+
+class _AllTenants:
+    def __repr__(self) -> str:
+        return "ALL_TENANTS"
+
+
+ALL_TENANTS: Final = _AllTenants()
+TENANT_KEY: Final = "tenant"
+
+
+class TenancyError(RuntimeError):
+    """A statement ran without a tenancy scope, or a row was written into another organization."""
+
+
+class TenantModel(SQLModel):
+    """Base of every tenant-owned table."""
+
+    organization_id: uuid.UUID = Field(foreign_key="organizations.id", index=True, ondelete="CASCADE")
+
+
+class TenantRoot:
+    """Marks the organizations table: a scoped session sees its own organization's row only."""
+
+
+def tenant_of(session: Session) -> uuid.UUID | _AllTenants:
+    scope = session.info.get(TENANT_KEY)
+    if scope is None:
+        raise TenancyError("session has no tenancy scope; use tenant_session() or system_session()")
+    if not isinstance(scope, uuid.UUID | _AllTenants):
+        raise TenancyError(f"invalid tenancy scope {scope!r}")
+    return scope
+
+
+def _filter_statements(state: ORMExecuteState) -> None:
+    if not (state.is_select or state.is_update or state.is_delete):
+        return
+    scope = tenant_of(state.session)
+    if isinstance(scope, _AllTenants):
+        return
+    state.statement = state.statement.options(
+        with_loader_criteria(TenantModel, lambda cls: cls.organization_id == scope, include_aliases=True),
+        with_loader_criteria(TenantRoot, lambda cls: cls.id == scope, include_aliases=True),
+    )
+
+
+def _check_new_rows(session: Session, _context: Any, _instances: Any) -> None:
+    scope = None
+    for obj in list(session.new) + list(session.dirty):
+        if not isinstance(obj, TenantModel):
+            continue
+        if scope is None:
+            scope = tenant_of(session)
+        if isinstance(scope, _AllTenants):
+            if obj.organization_id is None:
+                raise TenancyError(f"{type(obj).__name__} written by a system session without organization_id")
+            continue
+        if obj.organization_id is None:
+            obj.organization_id = scope
+        elif obj.organization_id != scope:
+            raise TenancyError(f"{type(obj).__name__} belongs to another organization")
+
+
+def install_scoping(factory: sessionmaker[Session]) -> None:
+    """Attach the scoping rules to every session the factory makes."""
+    event.listen(factory, "do_orm_execute", _filter_statements)
+    event.listen(factory, "before_flush", _check_new_rows)
+
+
+def tenant_session(factory: sessionmaker[Session], organization_id: uuid.UUID) -> Session:
+    session = factory()
+    session.info[TENANT_KEY] = organization_id
+    return session
+
+
+def system_session(factory: sessionmaker[Session]) -> Session:
+    """A session that sees every organization: for jobs, the CLI and super-admin routes only."""
+    session = factory()
+    session.info[TENANT_KEY] = ALL_TENANTS
+    return session
