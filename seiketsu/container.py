@@ -46,7 +46,9 @@ class Container:
             self.redis.close()
 
 
-def build_container(settings: Settings, *, runner_config: RunnerConfig | None = None) -> Container:
+def build_container(
+    settings: Settings, *, runner_config: RunnerConfig | None = None, passwords: Passwords | None = None
+) -> Container:
     engine = create_engine(settings)
     sessions = create_session_factory(engine)
     install_scoping(sessions)
@@ -58,7 +60,7 @@ def build_container(settings: Settings, *, runner_config: RunnerConfig | None = 
         engine=engine,
         sessions=sessions,
         redis=redis,
-        passwords=Passwords(),
+        passwords=passwords or Passwords(),
         rate_limiter=RedisRateLimiter(redis) if redis is not None else MemoryRateLimiter(),
         jobs=JobQueue(registry=JobRegistry(), dispatcher=dispatcher),
         metrics=Metrics(),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -106,3 +107,15 @@ def transaction(factory: sessionmaker[Session], **info: Any) -> Iterator[Session
 
 JSONType = sa.JSON().with_variant(sa.dialects.postgresql.JSONB(), "postgresql")
 """JSON documents: JSONB on PostgreSQL, JSON text on SQLite."""
+
+
+def enum_column(enum_class: type[enum.StrEnum], length: int = 20) -> sa.Enum:
+    """A string enum stored as VARCHAR (no database enum type to migrate), loaded back as the enum."""
+    return sa.Enum(
+        enum_class,
+        native_enum=False,
+        create_constraint=False,
+        length=length,
+        values_callable=lambda members: [member.value for member in members],
+        validate_strings=True,
+    )

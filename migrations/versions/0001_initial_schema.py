@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 17:12:17.350555
+Create Date: 2026-11-25 17:14:20.356737
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
     sa.Column('payload', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
-    sa.Column('status', sa.String(length=10), nullable=False),
+    sa.Column('status', sa.Enum('pending', 'running', 'succeeded', 'dead', name='jobstatus', native_enum=False, length=10), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('max_attempts', sa.Integer(), nullable=False),
     sa.Column('run_at', seiketsu.db.UTCDateTime(timezone=True), nullable=False),
@@ -68,7 +68,7 @@ def upgrade() -> None:
     sa.Column('email', sqlmodel.sql.sqltypes.AutoString(length=320), nullable=True),
     sa.Column('phone', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
     sa.Column('source', sqlmodel.sql.sqltypes.AutoString(length=50), nullable=False),
-    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('status', sa.Enum('new', 'contacted', 'qualified', 'appointment_set', 'converted', 'lost', name='leadstatus', native_enum=False, length=20), nullable=False),
     sa.Column('qualification', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
     sa.Column('street', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
     sa.Column('city', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
@@ -91,7 +91,7 @@ def upgrade() -> None:
     sa.Column('organization_id', sa.Uuid(), nullable=False),
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.Column('e164', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
-    sa.Column('purpose', sa.String(length=10), nullable=False),
+    sa.Column('purpose', sa.Enum('inbound', 'outbound', 'both', name='numberpurpose', native_enum=False, length=10), nullable=False),
     sa.Column('label', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
     sa.Column('created_at', seiketsu.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['organization_id'], ['organizations.id'], name=op.f('fk_phone_numbers_organization_id_organizations'), ondelete='CASCADE'),
@@ -107,7 +107,7 @@ def upgrade() -> None:
     sa.Column('email', sqlmodel.sql.sqltypes.AutoString(length=320), nullable=False),
     sa.Column('full_name', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
     sa.Column('password_hash', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
-    sa.Column('role', sa.String(length=20), nullable=False),
+    sa.Column('role', sa.Enum('super_admin', 'org_admin', 'manager', 'agent', name='role', native_enum=False, length=20), nullable=False),
     sa.Column('is_active', sa.Boolean(), nullable=False),
     sa.Column('last_login_at', seiketsu.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('created_at', seiketsu.db.UTCDateTime(timezone=True), nullable=False),
@@ -125,7 +125,7 @@ def upgrade() -> None:
     sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
     sa.Column('prefix', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
     sa.Column('key_hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-    sa.Column('role', sa.String(length=20), nullable=False),
+    sa.Column('role', sa.Enum('super_admin', 'org_admin', 'manager', 'agent', name='role', native_enum=False, length=20), nullable=False),
     sa.Column('created_by_user_id', sa.Uuid(), nullable=True),
     sa.Column('created_at', seiketsu.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('last_used_at', seiketsu.db.UTCDateTime(timezone=True), nullable=True),

@@ -5,10 +5,9 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-import sqlalchemy as sa
 from sqlmodel import Field
 
-from seiketsu.db import UTCDateTime, new_id, utcnow
+from seiketsu.db import UTCDateTime, enum_column, new_id, utcnow
 from seiketsu.tenancy.models import Role
 from seiketsu.tenancy.scoping import TenantModel
 
@@ -33,7 +32,7 @@ class ApiKey(TenantModel, table=True):
     name: str = Field(max_length=100)
     prefix: str = Field(max_length=16, unique=True)
     key_hash: str = Field(max_length=64)
-    role: Role = Field(sa_type=sa.String(20))
+    role: Role = Field(sa_type=enum_column(Role, 20))
     created_by_user_id: uuid.UUID | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field
 
-from seiketsu.db import JSONType, UTCDateTime, new_id, utcnow
+from seiketsu.db import JSONType, UTCDateTime, enum_column, new_id, utcnow
 from seiketsu.tenancy.scoping import TenantModel
 
 
@@ -28,7 +28,7 @@ class Job(TenantModel, table=True):
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
     name: str = Field(max_length=100)
     payload: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
-    status: JobStatus = Field(default=JobStatus.PENDING, sa_type=sa.String(10))
+    status: JobStatus = Field(default=JobStatus.PENDING, sa_type=enum_column(JobStatus, 10))
     attempts: int = Field(default=0)
     max_attempts: int = Field(default=8)
     run_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -122,14 +122,17 @@ class JobRunner:
             if inspect.isawaitable(outcome):
                 asyncio.run(_await(outcome))
         except PermanentFailure as exc:
-            return self._finish_failed(job, exc, retry=False, delay=0.0)
+            status = self._finish_failed(job, exc, retry=False, delay=0.0)
         except RetryLater as exc:
-            return self._finish_failed(job, exc, retry=True, delay=exc.delay)
+            status = self._finish_failed(job, exc, retry=True, delay=exc.delay)
         except Exception as exc:
             logger.warning("job %s (%s) attempt %d failed: %s", job.id, job.name, job.attempts, exc)
-            return self._finish_failed(job, exc, retry=True, delay=None)
-        self._set(job.id, status=JobStatus.SUCCEEDED, finished_at=utcnow(), locked_until=None, last_error=None)
-        return JobStatus.SUCCEEDED
+            status = self._finish_failed(job, exc, retry=True, delay=None)
+        else:
+            self._set(job.id, status=JobStatus.SUCCEEDED, finished_at=utcnow(), locked_until=None, last_error=None)
+            status = JobStatus.SUCCEEDED
+        self.container.metrics.jobs.labels(job.name, "retry" if status is JobStatus.PENDING else status.value).inc()
+        return status
 
     def _finish_failed(self, job: Job, exc: BaseException, *, retry: bool, delay: float | None) -> JobStatus:
         error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR_LENGTH]

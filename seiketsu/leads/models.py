@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field
 
-from seiketsu.db import JSONType, UTCDateTime, new_id, utcnow
+from seiketsu.db import JSONType, UTCDateTime, enum_column, new_id, utcnow
 from seiketsu.tenancy.scoping import TenantModel
 
 
@@ -36,7 +36,7 @@ class Lead(TenantModel, table=True):
     email: str | None = Field(default=None, max_length=320, index=True)
     phone: str = Field(max_length=16)
     source: str = Field(default="manual", max_length=50)
-    status: LeadStatus = Field(default=LeadStatus.NEW, sa_type=sa.String(20))
+    status: LeadStatus = Field(default=LeadStatus.NEW, sa_type=enum_column(LeadStatus, 20))
     qualification: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
     street: str | None = Field(default=None, max_length=200)
     city: str | None = Field(default=None, max_length=100)

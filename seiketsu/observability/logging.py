@@ -63,3 +63,6 @@ def configure_logging(level: str) -> None:
     handler._seiketsu = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level)
+    # HTTP clients log every request URL at INFO; ours log what matters themselves.
+    for noisy in ("httpx", "httpx2", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from seiketsu.db import JSONType, UTCDateTime, new_id, utcnow
+from seiketsu.db import JSONType, UTCDateTime, enum_column, new_id, utcnow
 from seiketsu.tenancy.scoping import TenantModel, TenantRoot
 
 
@@ -50,7 +50,7 @@ class User(TenantModel, table=True):
     email: str = Field(max_length=320)
     full_name: str = Field(default="", max_length=200)
     password_hash: str = Field(max_length=200)
-    role: Role = Field(sa_type=sa.String(20))
+    role: Role = Field(sa_type=enum_column(Role, 20))
     is_active: bool = Field(default=True)
     last_login_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
@@ -62,6 +62,6 @@ class PhoneNumber(TenantModel, table=True):
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
     e164: str = Field(max_length=16, unique=True)
-    purpose: NumberPurpose = Field(default=NumberPurpose.BOTH, sa_type=sa.String(10))
+    purpose: NumberPurpose = Field(default=NumberPurpose.BOTH, sa_type=enum_column(NumberPurpose, 10))
     label: str = Field(default="", max_length=100)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -33,7 +33,10 @@ class TenancyError(RuntimeError):
 class TenantModel(SQLModel):
     """Base of every tenant-owned table."""
 
-    organization_id: uuid.UUID = Field(foreign_key="organizations.id", index=True, ondelete="CASCADE")
+    # Never NULL in the database; a row added to a scoped session gets its organization stamped at flush.
+    organization_id: uuid.UUID = Field(
+        default=None, foreign_key="organizations.id", index=True, ondelete="CASCADE", nullable=False
+    )
 
 
 class TenantRoot:
@@ -55,10 +58,27 @@ def _filter_statements(state: ORMExecuteState) -> None:
     scope = tenant_of(state.session)
     if isinstance(scope, _AllTenants):
         return
-    state.statement = state.statement.options(
-        with_loader_criteria(TenantModel, lambda cls: cls.organization_id == scope, include_aliases=True),
-        with_loader_criteria(TenantRoot, lambda cls: cls.id == scope, include_aliases=True),
-    )
+    options = [
+        with_loader_criteria(cls, lambda c: c.organization_id == scope, include_aliases=True)
+        for cls in _mapped_subclasses(TenantModel)
+    ]
+    options += [
+        with_loader_criteria(cls, lambda c: c.id == scope, include_aliases=True)
+        for cls in _mapped_subclasses(TenantRoot)
+    ]
+    state.statement = state.statement.options(*options)
+
+
+def _mapped_subclasses(base: type) -> list[type]:
+    # Criteria are attached per mapped class: SQLAlchemy cannot evaluate them against an unmapped SQLModel base.
+    found: list[type] = []
+    pending: list[type] = list(base.__subclasses__())
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        if getattr(cls, "__table__", None) is not None:
+            found.append(cls)
+    return found
 
 
 def _check_new_rows(session: Session, _context: Any, _instances: Any) -> None:

@@ -38,6 +38,7 @@ def create_organization(
         raise Conflict(f"an organization with slug {slug!r} exists")
     org = Organization(name=name, slug=slug, timezone=timezone, settings=settings or {})
     session.add(org)
+    session.flush()  # the rows below reference it; without relationships the flush order is not guaranteed
     password = generate_password()
     admin = User(
         organization_id=org.id,
@@ -47,6 +48,7 @@ def create_organization(
         full_name="",
     )
     session.add(admin)
+    session.flush()
     for raw in numbers:
         add_phone_number(session, organization_id=org.id, number=raw, purpose=NumberPurpose.BOTH)
     return NewOrganization(organization=org, admin=admin, admin_password=password)

@@ -1,0 +1,84 @@
+"""The README's path on the embedded default: migrate, create an organization, sign in, work with leads."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from fastapi.testclient import TestClient
+
+from seiketsu.app import create_app
+from seiketsu.cli import main
+from seiketsu.settings import load_settings
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    monkeypatch.chdir(tmp_path)
+    for name in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    return {"DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}"}
+
+
+def test_org_create_then_login_and_a_thousand_leads(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    runner = CliRunner()
+    migrated = runner.invoke(main, ["migrate"], env=env)
+    assert migrated.exit_code == 0, migrated.output
+    created = runner.invoke(
+        main,
+        ["org", "create", "Lone Star Realty", "--admin-email", "owner@lonestar.example", "--number", "+1 512 555 0100"],
+        env=env,
+    )
+    assert created.exit_code == 0, created.output
+    password = re.search(r"one-time password: (\S+)", created.output)
+    api_key = re.search(r"API key \(shown once\): (\S+)", created.output)
+    assert password and api_key
+    assert "slug: lone-star-realty" in created.output
+
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with TestClient(create_app(load_settings())) as client:
+        login = client.post(
+            "/api/v1/auth/login",
+            json={
+                "email": "owner@lonestar.example",
+                "password": password.group(1),
+                "organizationSlug": "lone-star-realty",
+            },
+        )
+        assert login.status_code == 200, login.text
+        headers = {"Authorization": f"Bearer {login.json()['accessToken']}"}
+        me = client.get("/api/v1/auth/me", headers=headers).json()
+        raised = client.put(
+            f"/api/v1/organizations/{me['organizationId']}", json={"apiRequestsPerMinute": 5000}, headers=headers
+        )
+        assert raised.status_code == 200
+        sources = ("zillow", "web", "referral", "open-house")
+        for i in range(1000):
+            body = {"phone": f"+1512{5550000 + i:07d}", "firstName": f"Lead{i}", "source": sources[i % 4]}
+            assert client.post("/api/v1/leads", json=body, headers=headers).status_code == 201
+
+        seen: list[str] = []
+        cursor = ""
+        while True:
+            page = client.get(f"/api/v1/leads?source=web&limit=100&sort=firstName{cursor}", headers=headers).json()
+            seen.extend(item["firstName"] for item in page["items"])
+            if not page["nextCursor"]:
+                break
+            cursor = f"&cursor={page['nextCursor']}"
+        assert len(seen) == 250 == len(set(seen))
+        assert seen == sorted(seen)
+        assert client.get("/api/v1/leads", headers={"X-API-Key": api_key.group(1)}).status_code == 200
+        numbers = client.get("/api/v1/phone-numbers", headers=headers).json()
+        assert [n["e164"] for n in numbers] == ["+15125550100"]
+
+
+def test_org_create_reports_bad_input_clearly(env: dict[str, str]) -> None:
+    runner = CliRunner()
+    assert runner.invoke(main, ["migrate"], env=env).exit_code == 0
+    result = runner.invoke(main, ["org", "create", "X", "--admin-email", "a@x.example", "--number", "555"], env=env)
+    assert result.exit_code == 1 and "not a valid phone number" in result.output
+    bad = runner.invoke(main, ["migrate"], env={**env, "LOG_LEVEL": "LOUD"})
+    assert bad.exit_code == 1 and "LOG_LEVEL" in bad.output
