@@ -1,0 +1,250 @@
+"""Pipedrive over API v2 (persons, activities) and v1 where v2 has no equivalent (call logs, users).
+
+Credentials: ``api_token``, sent as the ``x-api-token`` header. Requests go to the company domain
+(``https://{company_domain}.pipedrive.com``), as Pipedrive recommends.
+
+Idempotency: Pipedrive has no upsert and no external ids on call logs. Persons are searched by email,
+then phone, and updated or created; a retried call log is only prevented by the caller's own table of
+delivered ids. Our lead id can still be stored in a custom person field by mapping ``lead_id``.
+Custom fields (qualification answers, ``lead_id``) map to the account's 40-character field keys.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from crm_adapters.config import AdapterConfig, parse_settings, require_credentials
+from crm_adapters.errors import (
+    CRMConfigError,
+    CRMError,
+    PermanentCRMError,
+    RetryableCRMError,
+    parse_retry_after,
+    parse_seconds,
+)
+from crm_adapters.field_mapping import LEAD_ID_FIELD, QUALIFICATION_FIELDS, FieldMapping, outcome_values
+from crm_adapters.rendering import call_note_html, iso_utc, utc_date, utc_time
+from crm_adapters.values import (
+    Appointment,
+    CallLog,
+    CallOutcome,
+    Contact,
+    ContactMatch,
+    FollowUpTask,
+    TaskType,
+)
+from crm_adapters.vendor_http import ErrorDetail, StaticAuth, VendorClient, classify, json_or_none, require_id
+
+VENDOR = "pipedrive"
+
+MAPPABLE_FIELDS = QUALIFICATION_FIELDS | {LEAD_ID_FIELD}
+DEFAULT_FIELDS: dict[str, str] = {}
+"""Custom field keys differ per account (``GET /api/v2/personFields``); nothing maps by default."""
+
+DEFAULT_OUTCOMES = {
+    CallOutcome.CONNECTED: "connected",
+    CallOutcome.NO_ANSWER: "no_answer",
+    CallOutcome.BUSY: "busy",
+    CallOutcome.VOICEMAIL: "left_voicemail",
+    CallOutcome.WRONG_NUMBER: "wrong_number",
+    CallOutcome.FAILED: "no_answer",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class PipedriveSettings:
+    company_domain: str | None = None
+    """``acme`` for ``https://acme.pipedrive.com``."""
+    base_url: str | None = None
+    """Overrides the company URL (tests, local doubles)."""
+    owner_id: str | None = None
+    """Pipedrive user id that owns created persons, call logs and activities."""
+
+
+def pipedrive_error(response: httpx.Response, *, clock: Callable[[], float]) -> CRMError:
+    """Classify Pipedrive's ``{"success": false, "error": ...}`` envelope.
+
+    A 403 that is not JSON is Cloudflare blocking a client that kept sending after a 429: retryable.
+    """
+    body = json_or_none(response)
+    retry_after = parse_retry_after(response.headers.get("Retry-After"), now=clock())
+    if retry_after is None and response.status_code == 429:
+        retry_after = parse_seconds(response.headers.get("x-ratelimit-reset"))
+    if response.status_code == 403 and not isinstance(body, dict):
+        return RetryableCRMError(
+            "blocked by the rate-limit firewall", vendor=VENDOR, status=403, retry_after=retry_after
+        )
+    body = body if isinstance(body, dict) else {}
+    message = " - ".join(str(part) for part in (body.get("error"), body.get("error_info")) if part)
+    code = body.get("error_code") or body.get("errorCode")
+    detail = ErrorDetail(code=str(code) if code else None, message=message)
+    return classify(response, vendor=VENDOR, detail=detail, retry_after=retry_after)
+
+
+def _first_value(entries: Any) -> str | None:
+    """The first of Pipedrive's ``["+1555..."]`` or ``[{"value": "+1555..."}]`` lists."""
+    if not isinstance(entries, list) or not entries:
+        return None
+    first = entries[0]
+    value = first.get("value") if isinstance(first, dict) else first
+    return str(value) if value else None
+
+
+def _html_paragraphs(lines: list[str]) -> str:
+    return "".join(f"<p>{html.escape(line)}</p>" for line in lines if line)
+
+
+def _person_id(contact_id: str) -> int:
+    if not contact_id.isdigit():
+        raise PermanentCRMError(f"not a Pipedrive person id: {contact_id!r}", vendor=VENDOR)
+    return int(contact_id)
+
+
+class PipedriveCRM:
+    """Pipedrive adapter; see the module docstring for idempotency."""
+
+    crm_type = VENDOR
+
+    def __init__(
+        self,
+        *,
+        client: VendorClient,
+        fields: FieldMapping,
+        outcomes: Mapping[CallOutcome, str],
+        settings: PipedriveSettings,
+    ) -> None:
+        self._client = client
+        self._fields = fields
+        self._outcomes = outcomes
+        self._owner_id = int(settings.owner_id) if settings.owner_id else None
+
+    async def find_contact(self, *, phone: str | None = None, email: str | None = None) -> ContactMatch | None:
+        if not phone and not email:
+            raise ValueError("find_contact needs a phone or an email")
+        for field, term in (("email", email), ("phone", phone)):
+            if not term:
+                continue
+            params = {"term": term, "fields": field, "exact_match": "true"}
+            answer = await self._client.request_json("GET", "/api/v2/persons/search", params=params)
+            items = (answer.get("data") or {}).get("items") or []
+            if items and isinstance(items[0], dict) and isinstance(item := items[0].get("item"), dict):
+                return ContactMatch(
+                    id=require_id(item, vendor=VENDOR),
+                    name=item.get("name"),
+                    email=_first_value(item.get("emails")),
+                    phone=_first_value(item.get("phones")),
+                )
+        return None
+
+    async def upsert_contact(self, contact: Contact) -> str:
+        custom_fields = self._fields.apply(contact.field_values())
+        existing = await self.find_contact(phone=contact.phone, email=contact.email)
+        if existing is not None:
+            # A PATCH of emails or phones would replace the person's whole list: only name and custom fields.
+            update: dict[str, Any] = {}
+            if contact.full_name:
+                update["name"] = contact.full_name
+            if custom_fields:
+                update["custom_fields"] = custom_fields
+            if update:
+                await self._client.request("PATCH", f"/api/v2/persons/{_person_id(existing.id)}", json=update)
+            return existing.id
+        person: dict[str, Any] = {"name": contact.full_name or contact.phone or contact.email}
+        if contact.email:
+            person["emails"] = [{"value": contact.email, "primary": True, "label": "work"}]
+        if contact.phone:
+            person["phones"] = [{"value": contact.phone, "primary": True, "label": "mobile"}]
+        if custom_fields:
+            person["custom_fields"] = custom_fields
+        if self._owner_id is not None:
+            person["owner_id"] = self._owner_id
+        created = await self._client.request_json("POST", "/api/v2/persons", json=person)
+        return require_id(created.get("data"), vendor=VENDOR)
+
+    async def log_call(self, call: CallLog, *, contact_id: str) -> str:
+        outcome = self._outcomes.get(call.outcome)
+        if outcome is None:
+            raise CRMConfigError(f"no Pipedrive outcome mapped for {call.outcome.value}", vendor=VENDOR)
+        body: dict[str, Any] = {
+            "person_id": _person_id(contact_id),
+            "subject": call.title,
+            "duration": str(call.duration_seconds),
+            "outcome": outcome,
+            "from_phone_number": call.from_number,
+            "to_phone_number": call.to_number,
+            "start_time": iso_utc(call.started_at),
+            "end_time": iso_utc(call.ended_at),
+            "note": call_note_html(call),
+        }
+        if self._owner_id is not None:
+            body["user_id"] = self._owner_id
+        created = await self._client.request_json("POST", "/api/v1/callLogs", json=body)
+        return require_id(created.get("data"), vendor=VENDOR)
+
+    async def create_task(self, task: FollowUpTask, *, contact_id: str) -> str:
+        activity = {
+            "subject": task.title,
+            "type": "call" if task.task_type is TaskType.CALL else "task",
+            "due_date": utc_date(task.due_at),
+            "due_time": utc_time(task.due_at),
+            "note": _html_paragraphs([task.notes]),
+        }
+        return await self._create_activity(activity, contact_id=contact_id)
+
+    async def create_appointment(self, appointment: Appointment, *, contact_id: str) -> str:
+        minutes = int((appointment.ends_at - appointment.starts_at).total_seconds() // 60)
+        location = f"Location: {appointment.location}" if appointment.location else ""
+        activity = {
+            "subject": appointment.title,
+            "type": "meeting",
+            "due_date": utc_date(appointment.starts_at),
+            "due_time": utc_time(appointment.starts_at),
+            "duration": f"{minutes // 60:02d}:{minutes % 60:02d}",
+            "note": _html_paragraphs([appointment.notes, location]),
+        }
+        return await self._create_activity(activity, contact_id=contact_id)
+
+    async def _create_activity(self, activity: dict[str, Any], *, contact_id: str) -> str:
+        activity["done"] = False
+        activity["participants"] = [{"person_id": _person_id(contact_id), "primary": True}]
+        if self._owner_id is not None:
+            activity["owner_id"] = self._owner_id
+        created = await self._client.request_json("POST", "/api/v2/activities", json=activity)
+        return require_id(created.get("data"), vendor=VENDOR)
+
+    async def test_connection(self) -> None:
+        await self._client.request("GET", "/api/v1/users/me")
+
+
+def build_pipedrive(config: AdapterConfig) -> PipedriveCRM:
+    """A Pipedrive adapter from an integration's configuration."""
+    settings = parse_settings(PipedriveSettings, config.settings, vendor=VENDOR)
+    require_credentials(config.credentials, ("api_token",), vendor=VENDOR)
+    if settings.base_url:
+        base_url = settings.base_url
+    elif settings.company_domain:
+        base_url = f"https://{settings.company_domain}.pipedrive.com"
+    else:
+        raise CRMConfigError("missing setting: company_domain", vendor=VENDOR)
+    if settings.owner_id and not settings.owner_id.isdigit():
+        raise CRMConfigError("owner_id must be a Pipedrive user id (a number)", vendor=VENDOR)
+    client = VendorClient(
+        vendor=VENDOR,
+        http=config.http,
+        base_url=lambda: base_url,
+        auth=StaticAuth({"x-api-token": config.credentials["api_token"]}),
+        error_for=lambda response: pipedrive_error(response, clock=config.clock),
+    )
+    return PipedriveCRM(
+        client=client,
+        fields=FieldMapping.build(
+            vendor=VENDOR, defaults=DEFAULT_FIELDS, mappable=MAPPABLE_FIELDS, overrides=config.field_mapping
+        ),
+        outcomes=outcome_values(vendor=VENDOR, defaults=DEFAULT_OUTCOMES, overrides=config.outcome_mapping),
+        settings=settings,
+    )
