@@ -1,0 +1,120 @@
+"""Do-Not-Call rules: the internal list, the National Registry, state lists, and the EBR exemption.
+
+Registry lists bind telephone solicitations (marketing) only. Exemptions from a registry:
+- an established business relationship, for live calls only (it never suffices for an artificial voice, and
+  texts are held to their written consent);
+- written consent given after the number's registration. When the registration date is unknown, or not
+  known to precede the consent, the consent cannot be shown to postdate it and the listing stands.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC
+
+from compliance.consent import ConsentKind
+from compliance.context import CombinedListing, GateContext
+from compliance.decision import Check, Verdict
+from compliance.errors import MissingFactError
+from compliance.facts import NATIONAL_REGISTRY, state_registry
+from compliance.rules import EbrRequiredRule, FederalRule, RuleMeta, StateDncListRule
+
+NATIONAL_COPY_MAX_AGE_DAYS = 31
+
+
+def check_internal_dnc(ctx: GateContext) -> Check:
+    """The organization's own list blocks every call and text, from the moment of the request."""
+    meta = ctx.rulebook.meta(FederalRule.INTERNAL_DNC)
+    entry = ctx.facts.internal_dnc
+    if entry is not None:
+        return meta.check(Verdict.BLOCK, f"on the internal Do-Not-Call list since {entry.listed_at.isoformat()}")
+    return meta.check(Verdict.PASS, "not on the internal Do-Not-Call list")
+
+
+def check_national_dnc(ctx: GateContext) -> Check:
+    meta = ctx.rulebook.meta(FederalRule.NATIONAL_DNC)
+    if not ctx.is_marketing:
+        return meta.check(Verdict.SKIP, "binds telephone solicitations only")
+    return _registry_check(ctx, meta=meta, registry=NATIONAL_REGISTRY, label="National DNC Registry", max_age=None)
+
+
+def check_registry_copy(ctx: GateContext) -> Check:
+    """A marketing call that relies on the number's absence from the registry needs a copy at most 31 days old."""
+    meta = ctx.rulebook.meta(FederalRule.REGISTRY_COPY)
+    if not ctx.is_marketing:
+        return meta.check(Verdict.SKIP, "binds telephone solicitations only")
+    if ctx.is_live_call and ctx.ebr.active:
+        return meta.check(Verdict.SKIP, "registry not relied on: established business relationship")
+    listing = ctx.listing(NATIONAL_REGISTRY)
+    if listing is None:
+        return meta.check(Verdict.SKIP, "no registry copy supplied (the registry check blocks)")
+    if listing.listed:
+        return meta.check(Verdict.SKIP, "number listed: the registry check decides")
+    return _freshness(ctx, meta=meta, listing=listing, max_age=NATIONAL_COPY_MAX_AGE_DAYS)
+
+
+def check_state_dnc(ctx: GateContext, rule: StateDncListRule) -> Check:
+    if not _covers(ctx, rule):
+        return rule.meta.check(Verdict.SKIP, f"applies to {rule.scope.describe()}")
+    return _registry_check(
+        ctx,
+        meta=rule.meta,
+        registry=state_registry(rule.jurisdiction),
+        label=f"{rule.jurisdiction} Do-Not-Call list",
+        max_age=rule.max_copy_age_days,
+    )
+
+
+def check_ebr_required(ctx: GateContext, rule: EbrRequiredRule) -> Check:
+    if not _covers(ctx, rule):
+        return rule.meta.check(Verdict.SKIP, f"applies to {rule.scope.describe()}")
+    if ctx.ebr.active:
+        return rule.meta.check(Verdict.PASS, f"established business relationship: {ctx.ebr.detail}")
+    return rule.meta.check(Verdict.BLOCK, f"needs an established business relationship: {ctx.ebr.detail}")
+
+
+def _registry_check(ctx: GateContext, *, meta: RuleMeta, registry: str, label: str, max_age: int | None) -> Check:
+    ebr_exempts = ctx.is_live_call and ctx.ebr.active
+    if ebr_exempts:
+        return meta.check(Verdict.PASS, f"exempt for live calls: established business relationship ({ctx.ebr.detail})")
+    listing = ctx.listing(registry)
+    if listing is None:
+        raise MissingFactError(f"no copy of the {label} supplied")
+    if not listing.listed:
+        if max_age is not None:
+            return _freshness(ctx, meta=meta, listing=listing, max_age=max_age)
+        return meta.check(Verdict.PASS, f"not on the {label} (copy of {listing.copy_as_of})")
+    written_at = ctx.consent.granted_at(ConsentKind.WRITTEN)
+    written_on = written_at.astimezone(UTC).date() if written_at is not None else None
+    registered = listing.registered_on
+    if written_on is not None and registered is not None and written_on > registered:
+        return meta.check(
+            Verdict.PASS,
+            f"on the {label} (registered by {registered}), but written consent of {written_on} postdates it",
+        )
+    reasons = []
+    if written_at is not None and registered is None:
+        reasons.append(
+            f"registration date unknown, so written consent of {written_on} cannot be shown to postdate it"
+        )
+    elif written_at is not None:
+        reasons.append(f"written consent of {written_on} does not postdate registration on {registered}")
+    if ctx.ebr.active:
+        reasons.append("an established business relationship exempts live calls only")
+    if not reasons:
+        reasons.append(f"no exemption ({ctx.ebr.detail})")
+    return meta.check(Verdict.BLOCK, f"on the {label} (copy of {listing.copy_as_of}); {'; '.join(reasons)}")
+
+
+def _freshness(ctx: GateContext, *, meta: RuleMeta, listing: CombinedListing, max_age: int) -> Check:
+    age = (ctx.at.date() - listing.copy_as_of).days
+    if age > max_age:
+        return meta.check(
+            Verdict.BLOCK,
+            f"registry copy of {listing.copy_as_of} is {age} days old (at most {max_age}): stale, cannot be relied on",
+        )
+    return meta.check(Verdict.PASS, f"not listed in the copy of {listing.copy_as_of} ({age} days old)")
+
+
+def _covers(ctx: GateContext, rule: StateDncListRule | EbrRequiredRule) -> bool:
+    facts = ctx.facts
+    return rule.scope.covers(channel=facts.channel, voice=facts.voice, purpose=facts.purpose, on=ctx.at.date())

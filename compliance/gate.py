@@ -1,0 +1,190 @@
+"""The compliance gate: one pure decision over gathered facts.
+
+``evaluate(facts, rulebook)`` runs every applicable rule and returns each verdict with its citation and version.
+It never raises and never allows by accident: malformed facts, missing data a rule needs, and any error inside
+a rule all become blocking checks. When nothing but time blocks (calling windows, frequency caps), the decision
+names the earliest moment at which every rule allows the call.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from compliance import consent_rules, dnc_rules, number_rules, timing_rules
+from compliance.context import GateContext, applicable_states, build_context
+from compliance.decision import Check, Decision, Verdict
+from compliance.errors import InvalidPhoneNumberError, MissingFactError
+from compliance.facts import NATIONAL_REGISTRY, Address, GateFacts, state_registry
+from compliance.phones import PhoneNumber, mask_phone, parse_phone
+from compliance.rulebook import RuleBook
+from compliance.rules import (
+    CallingWindowRule,
+    EbrRequiredRule,
+    FederalRule,
+    FrequencyCapRule,
+    JurisdictionalRule,
+    RuleMeta,
+    StateDncListRule,
+)
+from compliance.timing_rules import TimedCheck
+from compliance.vocabulary import Channel, Purpose, VoiceKind
+from compliance.windows import TimeConstraint, earliest_allowed
+
+logger = logging.getLogger(__name__)
+
+_CONFIRMATION_EXEMPTION = "exempt: one opt-out confirmation text (47 CFR 64.1200(a)(12))"
+
+
+def evaluate(facts: GateFacts, rulebook: RuleBook) -> Decision:
+    """Decide whether the call or text described by ``facts`` may go now. Never raises."""
+    try:
+        return _evaluate(facts, rulebook)
+    except Exception:  # the gate's outer boundary: an unexpected failure must block, not escape
+        logger.exception("compliance gate failed for %s", _masked(facts))
+        return Decision(
+            checks=(
+                Check(
+                    rule=FederalRule.ERROR.value,
+                    result=Verdict.BLOCK,
+                    citation="gate policy: fail closed",
+                    detail="internal error while evaluating; see logs",
+                    version=getattr(rulebook, "version", "unknown"),
+                ),
+            ),
+            next_allowed_at=None,
+            rulebook_version=str(getattr(rulebook, "version", "unknown")),
+        )
+
+
+def _evaluate(facts: GateFacts, rulebook: RuleBook) -> Decision:
+    problems = input_problems(facts)
+    if problems:
+        check = rulebook.meta(FederalRule.INPUT).check(Verdict.BLOCK, "; ".join(problems))
+        return Decision(checks=(check,), next_allowed_at=None, rulebook_version=rulebook.version)
+    ctx = build_context(facts, rulebook)
+    run = _Runner(ctx)
+    run.add(rulebook.meta(FederalRule.INPUT).check(Verdict.PASS, "facts complete"))
+    run.rule(rulebook.meta(FederalRule.PHONE), lambda: number_rules.check_phone(ctx))
+    run.rule(rulebook.meta(FederalRule.JURISDICTION), lambda: number_rules.check_jurisdiction(ctx))
+    confirmation_ok = False
+    if facts.opt_out_confirmation is not None:
+        confirmation = run.rule(
+            rulebook.meta(FederalRule.OPT_OUT_CONFIRMATION), lambda: consent_rules.check_opt_out_confirmation(ctx)
+        )
+        confirmation_ok = confirmation.result is Verdict.PASS
+    for meta, thunk in _contact_rules(ctx):
+        if confirmation_ok:
+            run.add(meta.check(Verdict.SKIP, _CONFIRMATION_EXEMPTION))
+        else:
+            run.rule(meta, thunk)
+    return run.decision()
+
+
+Thunk = Callable[[], Check | TimedCheck]
+
+
+def _contact_rules(ctx: GateContext) -> list[tuple[RuleMeta, Thunk]]:
+    """Every rule about reaching this person now, in the order the decision lists them."""
+    book = ctx.rulebook
+    rules: list[tuple[RuleMeta, Thunk]] = [
+        (book.meta(FederalRule.INTERNAL_DNC), lambda: dnc_rules.check_internal_dnc(ctx)),
+        (book.meta(consent_rules.consent_rule(ctx)), lambda: consent_rules.check_consent(ctx)),
+        (book.meta(FederalRule.REASSIGNED_NUMBERS), lambda: consent_rules.check_reassigned_number(ctx)),
+        (book.meta(FederalRule.NATIONAL_DNC), lambda: dnc_rules.check_national_dnc(ctx)),
+        (book.meta(FederalRule.REGISTRY_COPY), lambda: dnc_rules.check_registry_copy(ctx)),
+        (book.meta(FederalRule.TIME_ZONE), lambda: timing_rules.check_time_zone(ctx)),
+    ]
+    for rule in book.rules_for(ctx.states):
+        rules.append((rule.meta, _bind(ctx, rule)))
+    return rules
+
+
+def _bind(ctx: GateContext, rule: JurisdictionalRule) -> Thunk:
+    if isinstance(rule, CallingWindowRule):
+        return lambda: timing_rules.check_calling_window(ctx, rule)
+    if isinstance(rule, FrequencyCapRule):
+        return lambda: timing_rules.check_frequency_cap(ctx, rule)
+    if isinstance(rule, StateDncListRule):
+        return lambda: dnc_rules.check_state_dnc(ctx, rule)
+    if isinstance(rule, EbrRequiredRule):
+        return lambda: dnc_rules.check_ebr_required(ctx, rule)
+    raise TypeError(f"no check for {type(rule).__name__}")
+
+
+class _Runner:
+    """Runs rules one by one, turning missing facts and errors into blocks, and collects time constraints."""
+
+    def __init__(self, ctx: GateContext) -> None:
+        self._ctx = ctx
+        self._checks: list[Check] = []
+        self._timed: set[str] = set()
+        self._constraints: list[TimeConstraint] = []
+
+    def add(self, check: Check) -> Check:
+        self._checks.append(check)
+        return check
+
+    def rule(self, meta: RuleMeta, thunk: Thunk) -> Check:
+        try:
+            outcome = thunk()
+        except MissingFactError as exc:
+            return self.add(meta.check(Verdict.BLOCK, f"missing data: {exc}"))
+        except Exception as exc:  # one rule's failure blocks the decision and must not stop the others
+            logger.exception("compliance rule %s failed for %s", meta.rule_id, _masked(self._ctx.facts))
+            return self.add(meta.check(Verdict.BLOCK, f"internal error in rule: {type(exc).__name__}"))
+        if isinstance(outcome, TimedCheck):
+            self._timed.add(outcome.check.rule)
+            self._constraints.extend(outcome.constraints)
+            return self.add(outcome.check)
+        return self.add(outcome)
+
+    def decision(self) -> Decision:
+        blocking = [c for c in self._checks if c.result is Verdict.BLOCK]
+        next_allowed: datetime | None = None
+        if blocking and all(c.rule in self._timed for c in blocking):
+            try:
+                found = earliest_allowed(self._constraints, self._ctx.at)
+            except Exception:  # the next moment is advice; failing to find it must not lose the decision
+                logger.exception("next allowed moment failed for %s", _masked(self._ctx.facts))
+                found = None
+            next_allowed = found.astimezone(UTC) if found is not None else None
+        return Decision(
+            checks=tuple(self._checks), next_allowed_at=next_allowed, rulebook_version=self._ctx.rulebook.version
+        )
+
+
+def registries_to_consult(phone: str, address: Address, rulebook: RuleBook) -> tuple[str, ...]:
+    """The registries whose copies ``evaluate`` reads for this number: the national registry, then the list of
+    every applicable state that keeps one. Gather a ``RegistryListing`` for each (a missing one blocks marketing)."""
+    try:
+        parsed: PhoneNumber | None = parse_phone(phone)
+    except InvalidPhoneNumberError:
+        parsed = None
+    states = applicable_states(parsed, address, rulebook.geography)
+    lists = [state_registry(r.jurisdiction) for r in rulebook.rules_for(states) if isinstance(r, StateDncListRule)]
+    return (NATIONAL_REGISTRY, *dict.fromkeys(lists))
+
+
+def input_problems(facts: GateFacts) -> list[str]:
+    """What makes ``facts`` unusable; empty when the gate can evaluate them."""
+    problems: list[str] = []
+    if not isinstance(facts, GateFacts):
+        return [f"expected GateFacts, got {type(facts).__name__}"]
+    if not isinstance(facts.phone, str) or not facts.phone.strip():
+        problems.append("phone is missing")
+    if not isinstance(facts.channel, Channel):
+        problems.append(f"channel must be one of {[c.value for c in Channel]}")
+    if not isinstance(facts.purpose, Purpose):
+        problems.append(f"purpose must be one of {[p.value for p in Purpose]}")
+    if facts.channel is Channel.VOICE and not isinstance(facts.voice, VoiceKind):
+        problems.append("a voice call needs a voice kind (artificial or live)")
+    if not isinstance(facts.at, datetime) or facts.at.tzinfo is None or facts.at.utcoffset() is None:
+        problems.append("time must be a timezone-aware datetime")
+    return problems
+
+
+def _masked(facts: object) -> str:
+    phone = getattr(facts, "phone", None)
+    return mask_phone(phone) if isinstance(phone, str) else "<no phone>"
