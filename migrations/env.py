@@ -5,10 +5,11 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine, pool
 
-from seiketsu.models import metadata
 from seiketsu.settings import load_settings
+from seiketsu.wiring import all_metadata
 
 config = context.config
+metadata = all_metadata()
 
 
 def _url() -> str:

@@ -23,7 +23,7 @@ from seiketsu.observability.logging import configure_logging
 from seiketsu.observability.metrics import RequestContextMiddleware
 from seiketsu.settings import Settings, load_settings
 from seiketsu.tenancy.api import router as tenancy_router
-from seiketsu.wiring import wire_packages
+from seiketsu.wiring import package_routers, start_packages, stop_packages, wire_packages
 
 logger = logging.getLogger(__name__)
 
@@ -40,10 +40,12 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
         if isinstance(container.jobs.dispatcher, InProcessDispatcher):
             worker = InProcessWorker(JobRunner(container, container.runner_config), container.jobs.dispatcher)
             worker.start()
+        await start_packages(container)
         logger.info("seiketsu started (%s jobs)", "in-process" if worker else "RQ")
         try:
             yield
         finally:
+            await stop_packages(container)
             if worker is not None:
                 worker.stop()
             container.close()
@@ -57,6 +59,6 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     app.state.container = container
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, metrics=container.metrics)
-    for router in (health_router, auth_router, tenancy_router, leads_router, jobs_router):
+    for router in (health_router, auth_router, tenancy_router, leads_router, jobs_router, *package_routers()):
         app.include_router(router)
     return app

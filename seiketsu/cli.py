@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import sys
+from pathlib import Path
 
 import click
 
@@ -116,6 +117,90 @@ def org_create(name: str, admin_email: str, slug: str | None, timezone_: str, nu
     click.echo(f"admin: {created.admin.email}")
     click.echo(f"one-time password: {created.admin_password}")
     click.echo(f"API key (shown once): {issued.key}")
+
+
+@main.command()
+@click.option("--url", default="http://127.0.0.1:8000", show_default=True, help="where the server listens")
+@click.option("--to", "to_number", default=None, help="the brokerage number to call (default: the first inbound one)")
+@click.option("--from", "from_number", default="+15125550199", show_default=True, help="the caller's number")
+@click.option("--say", "lines", multiple=True, help="a line the caller says (repeatable)")
+@click.option(
+    "--lines",
+    "lines_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="a text file, one caller line per line",
+)
+@click.option(
+    "--wav",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="a WAV file of the caller's speech instead of text",
+)
+@click.option("--voice", type=click.Choice(["piper", "espeak"]), default="piper", show_default=True)
+@click.option(
+    "--record",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("agent-audio.wav"),
+    show_default=True,
+    help="where to save the agent's audio",
+)
+def call(
+    url: str,
+    to_number: str | None,
+    from_number: str,
+    lines: tuple[str, ...],
+    lines_file: Path | None,
+    wav: Path | None,
+    voice: str,
+    record: Path,
+) -> None:
+    """Place a simulated call (playing Twilio's part) and print the transcript and per-turn latencies."""
+    from telephony.call_command import default_inbound_number, run_call
+
+    settings = _settings()
+    spoken = list(lines) + (lines_file.read_text().splitlines() if lines_file else [])
+    if not spoken and wav is None:
+        raise click.UsageError("say something: --say TEXT, --lines FILE or --wav FILE")
+    number = to_number or default_inbound_number(settings)
+    if number is None:
+        raise click.UsageError("no inbound number: pass --to, or create one with `seiketsu org create ... --number`")
+    run_call(
+        settings,
+        url=url,
+        to_number=number,
+        from_number=from_number,
+        lines=spoken,
+        wav=wav,
+        voice=voice,
+        record=record,
+    )
+
+
+BENCHMARKS = {
+    "calls": "telephony.bench",
+    "crm": "crm_adapters.bench",
+}
+"""Each benchmark module exposes a click command named ``command``; its options are its own."""
+
+
+class _BenchGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(BENCHMARKS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        import importlib
+
+        module_name = BENCHMARKS.get(cmd_name)
+        if module_name is None:
+            return None
+        command: click.Command = importlib.import_module(module_name).command
+        return command
+
+
+@main.group(cls=_BenchGroup)
+def bench() -> None:
+    """Benchmarks; results and the commands that reproduce them are recorded in docs/PERFORMANCE.md."""
 
 
 if __name__ == "__main__":  # pragma: no cover

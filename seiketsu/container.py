@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from seiketsu.auth.passwords import Passwords
 from seiketsu.db import create_engine, create_session_factory
+from seiketsu.events import EventBus
 from seiketsu.jobs.embedded import InProcessDispatcher
 from seiketsu.jobs.queue import Dispatcher, JobQueue, install_outbox_hooks
 from seiketsu.jobs.registry import JobRegistry
@@ -35,6 +36,7 @@ class Container:
     passwords: Passwords
     rate_limiter: RateLimiter
     jobs: JobQueue
+    events: EventBus
     metrics: Metrics
     runner_config: RunnerConfig
     extras: dict[str, Any] = field(default_factory=dict)
@@ -55,6 +57,7 @@ def build_container(
     install_outbox_hooks(sessions)
     redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
     dispatcher: Dispatcher = RQDispatcher(redis) if redis is not None else InProcessDispatcher()
+    jobs = JobQueue(registry=JobRegistry(), dispatcher=dispatcher)
     return Container(
         settings=settings,
         engine=engine,
@@ -62,7 +65,8 @@ def build_container(
         redis=redis,
         passwords=passwords or Passwords(),
         rate_limiter=RedisRateLimiter(redis) if redis is not None else MemoryRateLimiter(),
-        jobs=JobQueue(registry=JobRegistry(), dispatcher=dispatcher),
+        jobs=jobs,
+        events=EventBus(jobs),
         metrics=Metrics(),
         runner_config=runner_config or RunnerConfig(backoff_base=settings.job_backoff_base_seconds),
     )

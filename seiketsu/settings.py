@@ -49,6 +49,9 @@ class Settings:
     embedded_jobs: bool = True
     job_backoff_base_seconds: float = 2.0
     allow_private_webhook_targets: bool = False
+    warm_up_voice: bool = True
+    previous_secret_keys: tuple[str, ...] = field(default=(), repr=False)
+    """Keys ``SECRET_KEY`` replaced (``SECRET_KEY_PREVIOUS``, comma-separated): still accepted for decryption."""
 
     @property
     def is_sqlite(self) -> bool:
@@ -175,4 +178,8 @@ def load_settings(env: Mapping[str, str] | None = None, *, workdir: Path | None 
         embedded_jobs=redis_url is None,
         job_backoff_base_seconds=_float(env, "JOB_BACKOFF_BASE_SECONDS", 2.0),
         allow_private_webhook_targets=_bool(env, "ALLOW_PRIVATE_WEBHOOK_TARGETS", False),
+        warm_up_voice=_bool(env, "WARM_UP_VOICE", True),
+        previous_secret_keys=tuple(
+            k.strip() for k in (_optional(env, "SECRET_KEY_PREVIOUS") or "").split(",") if k.strip()
+        ),
     )

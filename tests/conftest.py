@@ -17,8 +17,8 @@ from redis import Redis
 from seiketsu.auth.passwords import Passwords
 from seiketsu.container import Container, build_container
 from seiketsu.migrate import upgrade
-from seiketsu.models import metadata
 from seiketsu.settings import Settings
+from seiketsu.wiring import all_metadata
 
 ADMIN_URL = os.environ.get("TEST_DATABASE_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -56,6 +56,7 @@ def make_settings(**overrides: object) -> Settings:
         twilio_auth_token="test-twilio-auth-token",
         twilio_api_base_url="https://api.twilio.test",
         job_backoff_base_seconds=0.0,
+        warm_up_voice=False,
     )
     return replace(base, **overrides)  # type: ignore[arg-type]
 
@@ -75,7 +76,7 @@ def settings(pg_url: str, redis_client: Redis) -> Settings:
 
 
 def _truncate(container: Container) -> None:
-    tables = ", ".join(f'"{table.name}"' for table in metadata.sorted_tables)
+    tables = ", ".join(f'"{table.name}"' for table in all_metadata().sorted_tables)
     with container.engine.begin() as connection:
         connection.execute(sa.text(f"TRUNCATE {tables} CASCADE"))
 

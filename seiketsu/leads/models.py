@@ -46,3 +46,26 @@ class Lead(TenantModel, table=True):
     last_transaction_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class AppointmentStatus(enum.StrEnum):
+    SCHEDULED = "scheduled"
+    CANCELED = "canceled"
+    COMPLETED = "completed"
+
+
+class Appointment(TenantModel, table=True):
+    """A meeting between a lead and the brokerage, booked by the agent on a call or by a person."""
+
+    __tablename__ = "appointments"
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    lead_id: uuid.UUID = Field(foreign_key="leads.id", index=True, ondelete="CASCADE")
+    call_id: uuid.UUID | None = Field(default=None, index=True)
+    starts_at: datetime = Field(sa_type=UTCDateTime)
+    timezone: str = Field(max_length=64)
+    notes: str = Field(default="", sa_type=sa.Text)
+    status: AppointmentStatus = Field(
+        default=AppointmentStatus.SCHEDULED, sa_type=enum_column(AppointmentStatus, 10)
+    )
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

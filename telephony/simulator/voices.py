@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import shutil
 
-from telephony.audio import AudioFormatError, decode_wav
+from agent.interfaces import TextToSpeech
+from telephony.audio import AudioFormatError, decode_wav, ulaw_to_pcm16
 
 
 class VoiceUnavailable(RuntimeError):
@@ -51,3 +52,17 @@ class EspeakNgVoice:
             return decode_wav(wav)
         except AudioFormatError as exc:
             raise VoiceUnavailable(f"{self.executable} produced unreadable audio") from exc
+
+
+class TextToSpeechVoice:
+    """Any agent voice (``agent.TextToSpeech``, e.g. the local Piper voice) speaking the caller's lines."""
+
+    def __init__(self, tts: TextToSpeech) -> None:
+        self._tts = tts
+
+    async def synthesize(self, text: str) -> bytes:
+        try:
+            ulaw = b"".join([chunk async for chunk in self._tts.synthesize(text)])
+        except Exception as exc:
+            raise VoiceUnavailable(f"{self._tts.name} could not speak the line: {exc}") from exc
+        return ulaw_to_pcm16(ulaw)

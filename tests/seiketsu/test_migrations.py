@@ -6,8 +6,8 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from seiketsu.models import metadata
 from seiketsu.settings import Settings
+from seiketsu.wiring import all_metadata
 
 
 def _drift(url: str) -> list[object]:
@@ -15,7 +15,7 @@ def _drift(url: str) -> list[object]:
     try:
         with engine.connect() as connection:
             context = MigrationContext.configure(connection, opts={"compare_type": True})
-            return list(compare_metadata(context, metadata))
+            return list(compare_metadata(context, all_metadata()))
     finally:
         engine.dispose()
 
@@ -30,4 +30,4 @@ def test_migrations_build_the_same_tables_on_sqlite(sqlite_settings: Settings) -
         tables = set(sa.inspect(engine).get_table_names())
     finally:
         engine.dispose()
-    assert set(metadata.tables) <= tables
+    assert set(all_metadata().tables) <= tables

@@ -13,6 +13,7 @@ from seiketsu.jobs.models import Job
 from seiketsu.leads.models import Lead
 from seiketsu.tenancy.models import PhoneNumber, Role, User
 from seiketsu.tenancy.scoping import tenant_session
+from telephony.models import Call, CallDirection
 from tests.factories import OrgFixture, login, make_api_key, make_org
 from tests.seiketsu.routes import api_routes, fill, is_authenticated, path_params, required_permissions
 
@@ -26,6 +27,9 @@ def _org_b_resources(container: Container, org: OrgFixture) -> dict[str, str]:
         lead = Lead(phone="+15125550199", first_name="Secret")
         job = Job(name="test.noop", run_at=utcnow() + timedelta(days=1))
         session.add_all([lead, job])
+        session.flush()
+        call = Call(direction=CallDirection.INBOUND, from_number=lead.phone, to_number="+15125550111", lead_id=lead.id)
+        session.add(call)
         session.commit()
         from seiketsu.auth.models import ApiKey
 
@@ -36,6 +40,7 @@ def _org_b_resources(container: Container, org: OrgFixture) -> dict[str, str]:
             "api_key_id": str(session.query(ApiKey).one().id),
             "phone_number_id": str(session.query(PhoneNumber).one().id),
             "job_id": str(job.id),
+            "call_id": str(call.id),
         }
 
 

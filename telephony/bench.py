@@ -1,0 +1,304 @@
+"""``seiketsu bench calls``: N concurrent simulated calls against one server process.
+
+The server is the real app in its own process (``telephony.bench_server``), with speech providers of fixed
+latency, so what is measured is the platform's own cost: per-turn overhead (first audio out minus endpointing
+and provider time), greeting latency, barge-in reaction (caller speech onset to ``clear``), inbound frame lag,
+dropped frames, CPU and memory per call. ``--soak`` runs waves of calls back to back and tracks memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import re
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+import httpx
+import sqlalchemy as sa
+from sqlmodel import col
+
+from seiketsu.settings import load_settings
+from telephony.runtime import twilio_auth_token
+from telephony.simulator import (
+    AwaitAgentAudio,
+    AwaitReply,
+    CallResult,
+    EspeakNgVoice,
+    Silence,
+    SimulatorConfig,
+    Step,
+    Utterance,
+    simulate_call,
+)
+
+NUMBER = "+15125550100"
+LINES = ("I want to sell my condo in Austin next spring.", "It is a two bedroom near downtown.")
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
+
+
+@dataclass
+class ServerProcess:
+    pid: int
+    base_url: str
+
+    def cpu_seconds(self) -> float:
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def rss_mb(self) -> float:
+        match = re.search(r"VmRSS:\s+(\d+) kB", Path(f"/proc/{self.pid}/status").read_text())
+        return int(match.group(1)) / 1024 if match else 0.0
+
+
+@dataclass
+class Wave:
+    results: list[CallResult]
+    cpu_seconds: float
+    wall_seconds: float
+    rss_after_mb: float
+    failures: list[str] = field(default_factory=list)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _prepare(env: dict[str, str]) -> None:
+    """Migrate the bench database and create the brokerage (in this process, with the server's settings)."""
+    from seiketsu.container import build_container
+    from seiketsu.migrate import upgrade
+    from seiketsu.tenancy.scoping import system_session
+    from seiketsu.tenancy.service import create_organization
+
+    settings = load_settings(env)
+    upgrade(settings)
+    container = build_container(settings)
+    try:
+        with system_session(container.sessions) as session:
+            created = create_organization(
+                session,
+                container.passwords,
+                name="Bench Realty",
+                slug=f"bench-{secrets.token_hex(3)}",
+                admin_email="bench@bench.example",
+                numbers=(NUMBER,),
+            )
+            created.organization.max_concurrent_calls = 10_000
+            session.commit()
+    finally:
+        container.close()
+
+
+def _start_server(env: dict[str, str], port: int) -> tuple[subprocess.Popen[bytes], ServerProcess]:
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "telephony.bench_server:create_bench_app",
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+        "--ws-max-size",
+        "1048576",
+    ]
+    process = subprocess.Popen(command, env=env)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise click.ClickException("the bench server exited during start-up")
+        try:
+            if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                return process, ServerProcess(process.pid, base)
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    process.kill()
+    raise click.ClickException("the bench server did not start within 120 s")
+
+
+async def _utterances() -> list[Utterance]:
+    voice = EspeakNgVoice()
+    return [Utterance.from_pcm(await voice.synthesize(line), line) for line in LINES]
+
+
+def _script(utterances: list[Utterance], turns: int, barge_in: bool) -> list[Step]:
+    steps: list[Step] = [AwaitReply(timeout=15, settle=0.3)]
+    for turn in range(turns):
+        steps += [utterances[turn % len(utterances)], AwaitReply(timeout=15, settle=0.3)]
+    if barge_in:
+        steps += [utterances[0], AwaitAgentAudio(timeout=15), Silence(0.5), utterances[1], Silence(1.0)]
+    return steps
+
+
+async def _wave(server: ServerProcess, config: SimulatorConfig, script: list[Step], calls: int, stagger: float) -> Wave:
+    async def one(delay: float) -> CallResult | str:
+        await asyncio.sleep(delay)
+        try:
+            return await simulate_call(config, script)
+        except Exception as exc:
+            return f"{type(exc).__name__}: {exc}"
+
+    cpu0, t0 = server.cpu_seconds(), time.monotonic()
+    outcomes = await asyncio.gather(*(one(random.uniform(0, stagger)) for _ in range(calls)))
+    return Wave(
+        results=[o for o in outcomes if not isinstance(o, str)],
+        cpu_seconds=server.cpu_seconds() - cpu0,
+        wall_seconds=time.monotonic() - t0,
+        rss_after_mb=server.rss_mb(),
+        failures=[o for o in outcomes if isinstance(o, str)],
+    )
+
+
+def _histogram_quantile(metrics: str, name: str, q: float) -> float | None:
+    buckets = [
+        (float(le), float(count))
+        for le, count in re.findall(rf'^{name}_bucket{{le="([^"]+)"}} (\S+)$', metrics, re.MULTILINE)
+    ]
+    if not buckets or buckets[-1][1] == 0:
+        return None
+    total = buckets[-1][1]
+    for le, count in buckets:
+        if count >= q * total:
+            return le
+    return float("inf")
+
+
+def _overheads(env: dict[str, str]) -> list[float]:
+    from seiketsu.container import build_container
+    from seiketsu.tenancy.scoping import system_session
+    from telephony.models import Call
+
+    container = build_container(load_settings(env))
+    try:
+        with system_session(container.sessions) as session:
+            rows = session.scalars(sa.select(col(Call.latencies)).where(col(Call.outcome).is_not(None)))
+            return [t["overhead_ms"] for latencies in rows for t in latencies if t.get("overhead_ms") is not None]
+    finally:
+        container.close()
+
+
+def _report(waves: list[Wave], *, calls: int, metrics: str, overheads: list[float], rss_start: float) -> dict[str, Any]:
+    results = [r for w in waves for r in w.results]
+    greetings = [r.greeting_latency for r in results if r.greeting_latency is not None]
+    replies = [t.reply_latency for r in results for t in r.turns if t.reply_latency is not None]
+    barge = [b.reaction for r in results for b in r.barge_ins if b.reaction is not None]
+    call_seconds = sum(r.duration for r in results)
+    cpu = sum(w.cpu_seconds for w in waves)
+    frames_in = re.search(r"^seiketsu_media_frames_total (\S+)$", metrics, re.MULTILINE)
+    frames_sent = sum(r.frames_sent for r in results)
+    report = {
+        "calls": len(results),
+        "concurrency": calls,
+        "failed_calls": sum(len(w.failures) for w in waves),
+        "failures": [f for w in waves for f in w.failures][:5],
+        "turns_answered": len(replies),
+        "turns_expected": sum(len(r.turns) for r in results),
+        "greeting_p50_ms": (percentile(greetings, 50) or 0) * 1000,
+        "greeting_p99_ms": (percentile(greetings, 99) or 0) * 1000,
+        "reply_after_speech_p50_ms": (percentile(replies, 50) or 0) * 1000,
+        "reply_after_speech_p99_ms": (percentile(replies, 99) or 0) * 1000,
+        "overhead_p50_ms": percentile(overheads, 50),
+        "overhead_p99_ms": percentile(overheads, 99),
+        "barge_in_p50_ms": (percentile(barge, 50) or 0) * 1000,
+        "barge_in_p95_ms": (percentile(barge, 95) or 0) * 1000,
+        "frame_lag_p99_ms_at_most": (_histogram_quantile(metrics, "seiketsu_media_frame_lag_seconds", 0.99) or 0)
+        * 1000,
+        "frames_sent": frames_sent,
+        "frames_received": int(float(frames_in.group(1))) if frames_in else None,
+        "protocol_errors": sum(r.protocol_errors for r in results),
+        "cpu_ms_per_call_second": 1000 * cpu / call_seconds if call_seconds else None,
+        "rss_start_mb": rss_start,
+        "rss_after_each_wave_mb": [round(w.rss_after_mb, 1) for w in waves],
+    }
+    return report
+
+
+async def _run(env: dict[str, str], server: ServerProcess, *, calls: int, turns: int, soak: float) -> dict[str, Any]:
+    settings = load_settings(env)
+    config = SimulatorConfig(
+        server_url=server.base_url,
+        auth_token=twilio_auth_token(settings),
+        from_number="+15125550199",
+        to_number=NUMBER,
+        public_base_url=settings.public_base_url,
+        stream_base_url=server.base_url.replace("http://", "ws://"),
+        max_duration=120,
+    )
+    script = _script(await _utterances(), turns, barge_in=True)
+    rss_start = server.rss_mb()
+    waves = [await _wave(server, config, script, calls, stagger=min(2.0, calls * 0.02))]
+    deadline = time.monotonic() + soak
+    while time.monotonic() < deadline:
+        waves.append(await _wave(server, config, script, calls, stagger=min(2.0, calls * 0.02)))
+    async with httpx.AsyncClient() as client:
+        metrics = (await client.get(server.base_url + "/metrics")).text
+    return _report(waves, calls=calls, metrics=metrics, overheads=_overheads(env), rss_start=rss_start)
+
+
+@click.command()
+@click.option("--calls", default=10, show_default=True, help="concurrent calls per wave")
+@click.option("--turns", default=2, show_default=True, help="caller turns per call (plus one barge-in)")
+@click.option("--stt-ms", default=150, show_default=True)
+@click.option("--dialog-ms", default=200, show_default=True)
+@click.option("--tts-ms", default=100, show_default=True)
+@click.option("--local", is_flag=True, help="use the real local providers (pocketsphinx, scripted dialog, Piper)")
+@click.option("--soak", default=0.0, show_default=True, help="seconds of back-to-back waves after the first")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None)
+def command(
+    calls: int, turns: int, stt_ms: int, dialog_ms: int, tts_ms: int, local: bool, soak: float, json_path: Path | None
+) -> None:
+    """Concurrent simulated calls against one server process; prints latency, CPU and memory figures."""
+    with tempfile.TemporaryDirectory(prefix="seiketsu-bench-") as workdir:
+        port = _free_port()
+        env = {
+            **os.environ,
+            "DATABASE_URL": f"sqlite:///{workdir}/bench.db",
+            "SECRET_KEY": secrets.token_urlsafe(48),
+            "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+            "LOG_LEVEL": "WARNING",
+            "WARM_UP_VOICE": "1",
+            "BENCH_STT_MS": str(stt_ms),
+            "BENCH_DIALOG_MS": str(dialog_ms),
+            "BENCH_TTS_MS": str(tts_ms),
+            "BENCH_LOCAL": "1" if local else "0",
+        }
+        for name in ("REDIS_URL", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"):
+            env.pop(name, None)
+        _prepare(env)
+        process, server = _start_server(env, port)
+        try:
+            report = asyncio.run(_run(env, server, calls=calls, turns=turns, soak=soak))
+        finally:
+            process.terminate()
+            process.wait(10)
+    report["providers"] = "local" if local else f"fixed stt={stt_ms}ms dialog={dialog_ms}ms tts={tts_ms}ms"
+    for key, value in report.items():
+        click.echo(f"{key:>28}: {value}")
+    if json_path:
+        json_path.write_text(json.dumps(report, indent=2))

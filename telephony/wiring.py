@@ -1,0 +1,61 @@
+"""Plugs telephony into the kernel: its routes, its runtime, and warming the voice at start-up."""
+
+from __future__ import annotations
+
+import logging
+
+import sqlalchemy as sa
+from fastapi import APIRouter
+from sqlmodel import col
+
+from seiketsu.container import Container
+from seiketsu.tenancy.models import NumberPurpose, Organization, PhoneNumber
+from seiketsu.tenancy.scoping import system_session
+from telephony import api, media_stream, twilio_webhooks
+from telephony.runtime import EXTRAS_KEY, TelephonyRuntime, build_runtime
+from telephony.session_setup import inbound_greeting, providers_for
+
+logger = logging.getLogger(__name__)
+
+
+def register(container: Container) -> None:
+    container.extras[EXTRAS_KEY] = build_runtime(container.settings, container.metrics.registry)
+
+
+def routers() -> list[APIRouter]:
+    return [twilio_webhooks.router, media_stream.router, api.router]
+
+
+def _runtime(container: Container) -> TelephonyRuntime:
+    runtime = container.extras[EXTRAS_KEY]
+    assert isinstance(runtime, TelephonyRuntime)
+    return runtime
+
+
+async def startup(container: Container) -> None:
+    """Load the local speech models and synthesize each organization's greeting before the first call."""
+    if not container.settings.warm_up_voice:
+        return
+    runtime = _runtime(container)
+    with system_session(container.sessions) as session:
+        rows = list(
+            session.execute(
+                sa.select(Organization, col(PhoneNumber.e164))
+                .join(PhoneNumber, col(PhoneNumber.organization_id) == col(Organization.id))
+                .where(col(Organization.is_active).is_(True), col(PhoneNumber.purpose) != NumberPurpose.OUTBOUND)
+            ).tuples()
+        )
+    organizations = {org.id: org for org, _ in rows}
+    await runtime.speech.warm_up(runtime.preferences(org) for org in organizations.values())
+    warmed = 0
+    for org, number in rows:
+        providers, _ = providers_for(org, runtime)
+        text = inbound_greeting(org, our_number=number, runtime=runtime)
+        warmed += await runtime.greetings.warm(organization_id=str(org.id), tts=providers.tts, texts=[text])
+    logger.info("voice warmed: %d organization(s), %d greeting(s)", len(organizations), warmed)
+
+
+async def shutdown(container: Container) -> None:
+    runtime = _runtime(container)
+    await runtime.speech.aclose()
+    await runtime.http.aclose()

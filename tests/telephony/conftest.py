@@ -1,0 +1,100 @@
+"""Fixtures for the telephony web layer: an organization with a number, signed Twilio requests, fake speech."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from agent.fakes import FakeDialog, FakeSpeechToText, FakeTextToSpeech
+from agent.providers.factory import ProviderSelection, SpeechPreferences
+from seiketsu.container import Container
+from seiketsu.tenancy.models import Organization
+from seiketsu.tenancy.scoping import system_session
+from telephony.runtime import TelephonyRuntime, twilio_auth_token
+from telephony.signatures import compute_twilio_signature
+from tests.factories import OrgFixture, make_org
+
+BROKERAGE_NUMBER = "+15125550100"
+CALLER = "+15125550142"
+
+
+@dataclass
+class FakeSpeech:
+    """Stands in for SpeechProviders: every call gets the same fakes."""
+
+    stt: FakeSpeechToText
+    tts: FakeTextToSpeech
+    dialog: FakeDialog | None = None
+
+    def select(self, preferences: SpeechPreferences | None = None) -> ProviderSelection:
+        return ProviderSelection(
+            stt=self.stt,
+            tts=self.tts,
+            dialog=self.dialog,
+            language="en-US",
+            fallback_stt=self.stt,
+            fallback_tts=self.tts,
+        )
+
+    async def warm_up(self, organizations: Iterable[SpeechPreferences] = ()) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        return None
+
+
+def runtime_of(client: TestClient) -> TelephonyRuntime:
+    container: Container = client.app.state.container  # type: ignore[attr-defined]
+    runtime = container.extras["telephony"]
+    assert isinstance(runtime, TelephonyRuntime)
+    return runtime
+
+
+def use_fake_speech(client: TestClient, speech: FakeSpeech) -> None:
+    runtime_of(client).speech = speech
+
+
+def voice_org(container: Container, *, settings: Mapping[str, Any] | None = None, limit: int = 10) -> OrgFixture:
+    org = make_org(container, "lonestar", numbers=(BROKERAGE_NUMBER,))
+    with system_session(container.sessions) as session:
+        record = session.get(Organization, org.id)
+        assert record is not None
+        record.name = "Lone Star Realty"
+        record.settings = dict(settings or {})
+        record.max_concurrent_calls = limit
+        session.commit()
+    return org
+
+
+def twilio_post(client: TestClient, path: str, params: dict[str, str], *, signature: str | None = None) -> Any:
+    container: Container = client.app.state.container  # type: ignore[attr-defined]
+    settings = container.settings
+    if signature is None:
+        signature = compute_twilio_signature(twilio_auth_token(settings), settings.public_base_url + path, params)
+    return client.post(path, data=params, headers={"X-Twilio-Signature": signature})
+
+
+def voice_params(
+    call_sid: str = "CA" + "1" * 32, *, caller: str = CALLER, to: str = BROKERAGE_NUMBER
+) -> dict[str, str]:
+    return {
+        "CallSid": call_sid,
+        "AccountSid": "AC" + "0" * 32,
+        "From": caller,
+        "To": to,
+        "CallStatus": "ringing",
+        "Direction": "inbound",
+        "ApiVersion": "2010-04-01",
+    }
+
+
+@pytest.fixture
+def fake_speech() -> FakeSpeech:
+    return FakeSpeech(
+        stt=FakeSpeechToText(["I want to sell my condo in Austin next spring"]),
+        tts=FakeTextToSpeech(ms_per_char=5, chunk_ms=100),
+    )
