@@ -319,7 +319,10 @@ def test_barge_in_clears_twilio_and_keeps_only_what_was_heard(
     assert call.outcome is not None
 
 
-def _run_call(client: TestClient, speech: FakeSpeech, speech_ulaw: bytes, *, digits: str = "", turns: int = 1) -> None:
+def _run_call(
+    client: TestClient, speech: FakeSpeech, speech_ulaw: bytes, *, digits: str = "", server_ends: bool = True
+) -> None:
+    """Greeting, one caller turn, optional key presses; then wait for the server to end the call, or hang up."""
     use_fake_speech(client, speech)
     parameters = _answer(client)
     with client.websocket_connect("/twilio/media") as ws:
@@ -327,24 +330,19 @@ def _run_call(client: TestClient, speech: FakeSpeech, speech_ulaw: bytes, *, dig
         ws.send_text(_start(parameters))
         twilio.receive_until("mark")
         twilio.echo_marks()
-        for _ in range(turns):
-            twilio.send_audio(speech_ulaw)
-            twilio.silence(1.0)
-            twilio.receive_until("mark")
-            twilio.echo_marks()
+        twilio.send_audio(speech_ulaw)
+        twilio.silence(1.0)
+        twilio.receive_until("mark")
+        twilio.echo_marks()
         for digit in digits:
-            ws.send_text(
-                json.dumps(
-                    {
-                        "event": "dtmf",
-                        "sequenceNumber": "999",
-                        "streamSid": STREAM_SID,
-                        "dtmf": {"track": "inbound_track", "digit": digit},
-                    }
-                )
-            )
+            message = {"event": "dtmf", "sequenceNumber": "999", "streamSid": STREAM_SID,
+                       "dtmf": {"track": "inbound_track", "digit": digit}}  # fmt: skip
+            ws.send_text(json.dumps(message))
+        if not server_ends:
+            twilio.stop()
+            return
         try:
-            while True:  # until the server ends the stream (transfer, hang-up) or we give up
+            while True:
                 twilio.receive_until("mark")
                 twilio.echo_marks()
         except WebSocketDisconnect:
@@ -377,7 +375,7 @@ def test_a_failing_dialog_mid_call_falls_back_and_the_call_is_saved(
         tts=FakeTextToSpeech(ms_per_char=5, chunk_ms=100),
         dialog=FakeDialog([ProviderError("the language model is down")]),
     )
-    _run_call(client, speech, speech_ulaw)
+    _run_call(client, speech, speech_ulaw, server_ends=False)
     call = _wait_for_outcome(container)
     assert call.provider_failures and "dialog" in call.provider_failures[0]
     with system_session(container.sessions) as session:
