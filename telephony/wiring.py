@@ -38,13 +38,14 @@ async def startup(container: Container) -> None:
         return
     runtime = _runtime(container)
     with system_session(container.sessions) as session:
-        rows = list(
-            session.execute(
+        rows = [
+            (org, number)
+            for org, number in session.execute(
                 sa.select(Organization, col(PhoneNumber.e164))
                 .join(PhoneNumber, col(PhoneNumber.organization_id) == col(Organization.id))
                 .where(col(Organization.is_active).is_(True), col(PhoneNumber.purpose) != NumberPurpose.OUTBOUND)
-            ).tuples()
-        )
+            )
+        ]
     organizations = {org.id: org for org, _ in rows}
     await runtime.speech.warm_up(runtime.preferences(org) for org in organizations.values())
     warmed = 0
