@@ -80,7 +80,7 @@ class TwilioMediaTransport:
         if self._websocket.application_state is WebSocketState.CONNECTED:
             try:
                 await self._websocket.close()
-            except RuntimeError:
+            except (WebSocketDisconnect, RuntimeError, OSError):
                 pass  # the peer closed first
 
     async def _send(self, text: str) -> None:
@@ -142,10 +142,10 @@ class MediaStreamHandler:
             self._runtime.live_calls.pop(key, None)
             self._runtime.metrics.live_calls.dec()
             await session.stop()
-            await transport.close()
             result = session.result()
             self._runtime.metrics.observe_call(result)
             await run_in_threadpool(self._finish, setup.context, result)
+            await transport.close()
 
     async def _await_start(self) -> Start | None:
         deadline = time.monotonic() + START_TIMEOUT_SECONDS

@@ -397,3 +397,17 @@ def test_stop_calling_me_puts_the_caller_on_the_do_not_call_list(
     with system_session(container.sessions) as session:
         entries = list(session.scalars(sa.select(DoNotCallRequest)))
     assert [(entry.phone, entry.source) for entry in entries] == [(CALLER, "call")]
+
+
+def test_a_caller_who_drops_without_stop_still_leaves_a_record(
+    twilio_stream: tuple[Twilio, dict[str, str]], container: Container, speech_ulaw: bytes
+) -> None:
+    twilio, parameters = twilio_stream
+    twilio.ws.send_text(_start(parameters))
+    twilio.receive_until("media")
+    twilio.send_audio(speech_ulaw[:1600])
+    twilio.ws.close()  # the network drops: no stop message
+    call = _wait_for_outcome(container)
+    with system_session(container.sessions) as session:
+        lines = list(session.scalars(sa.select(TranscriptLine)))
+    assert call.ended_at is not None and lines and lines[0].speaker == "agent"
