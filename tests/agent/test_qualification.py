@@ -17,6 +17,9 @@ from agent.spoken_numbers import words_to_digits
          {"intent": "sell", "property_type": "condo", "area": "Austin", "timeline": "next spring"}),
         ("hi i want to sell my condo in austin next spring", None,
          {"intent": "sell", "property_type": "condo", "area": "Austin", "timeline": "next spring"}),
+        # what the local recognizer made of it on a phone line
+        ("i i want to show my condo i'm often next spring", None,
+         {"intent": "sell", "property_type": "condo", "timeline": "next spring"}),
         # intent
         ("we're looking to buy our first home", None, {"intent": "buy"}),
         ("i'm not selling i want to buy a house in round rock texas", None,
