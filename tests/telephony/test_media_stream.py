@@ -384,10 +384,14 @@ def test_a_failing_dialog_mid_call_falls_back_and_the_call_is_saved(
     assert lines[2].text  # the caller heard an answer, not silence
 
 
-def test_stop_calling_me_puts_the_caller_on_the_do_not_call_list(
+@respx.mock
+def test_stop_calling_me_puts_the_caller_on_the_do_not_call_list_and_hangs_up(
     client: TestClient, container: Container, speech_ulaw: bytes
 ) -> None:
     voice_org(container)
+    hang_up = respx.post(url__regex=r"https://api\.twilio\.test/2010-04-01/Accounts/AC0+/Calls/CA1+\.json").mock(
+        return_value=httpx.Response(200, json={"sid": "CA" + "1" * 32, "status": "completed"})
+    )
     speech = FakeSpeech(
         stt=FakeSpeechToText(["please stop calling me"]), tts=FakeTextToSpeech(ms_per_char=5, chunk_ms=100)
     )
@@ -397,6 +401,7 @@ def test_stop_calling_me_puts_the_caller_on_the_do_not_call_list(
     with system_session(container.sessions) as session:
         entries = list(session.scalars(sa.select(DoNotCallRequest)))
     assert [(entry.phone, entry.source) for entry in entries] == [(CALLER, "call")]
+    assert parse_qs(hang_up.calls.last.request.content.decode()) == {"Status": ["completed"]}
 
 
 def test_a_caller_who_drops_without_stop_still_leaves_a_record(
