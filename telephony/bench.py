@@ -269,16 +269,25 @@ async def _run(env: dict[str, str], server: ServerProcess, *, calls: int, turns:
 @click.option("--tts-ms", default=100, show_default=True)
 @click.option("--local", is_flag=True, help="use the real local providers (pocketsphinx, scripted dialog, Piper)")
 @click.option("--soak", default=0.0, show_default=True, help="seconds of back-to-back waves after the first")
+@click.option("--database-url", default=None, help="an empty database to use (default: a temporary SQLite file)")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None)
 def command(
-    calls: int, turns: int, stt_ms: int, dialog_ms: int, tts_ms: int, local: bool, soak: float, json_path: Path | None
+    calls: int,
+    turns: int,
+    stt_ms: int,
+    dialog_ms: int,
+    tts_ms: int,
+    local: bool,
+    soak: float,
+    database_url: str | None,
+    json_path: Path | None,
 ) -> None:
     """Concurrent simulated calls against one server process; prints latency, CPU and memory figures."""
     with tempfile.TemporaryDirectory(prefix="seiketsu-bench-") as workdir:
         port = _free_port()
         env = {
             **os.environ,
-            "DATABASE_URL": f"sqlite:///{workdir}/bench.db",
+            "DATABASE_URL": database_url or f"sqlite:///{workdir}/bench.db",
             "SECRET_KEY": secrets.token_urlsafe(48),
             "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
             "LOG_LEVEL": "WARNING",
