@@ -28,6 +28,7 @@ import httpx
 import sqlalchemy as sa
 from sqlmodel import col
 
+from agent.providers.piper_tts import PiperTTS
 from seiketsu.settings import load_settings
 from telephony.runtime import twilio_auth_token
 from telephony.simulator import (
@@ -41,6 +42,8 @@ from telephony.simulator import (
     Utterance,
     simulate_call,
 )
+from telephony.simulator.script import CallerVoice
+from telephony.simulator.voices import TextToSpeechVoice
 
 NUMBER = "+15125550100"
 LINES = ("I want to sell my condo in Austin next spring.", "It is a two bedroom near downtown.")
@@ -142,9 +145,18 @@ def _start_server(env: dict[str, str], port: int) -> tuple[subprocess.Popen[byte
     raise click.ClickException("the bench server did not start within 120 s")
 
 
-async def _utterances() -> list[Utterance]:
-    voice = EspeakNgVoice()
-    return [Utterance.from_pcm(await voice.synthesize(line), line) for line in LINES]
+async def _utterances(*, natural: bool) -> list[Utterance]:
+    """The caller's lines: espeak-ng (fast) for the fixed-latency fakes; for the local recognizer, the Piper
+    voice, whose speech it understands far better than espeak-ng's."""
+    if not natural:
+        voice: CallerVoice = EspeakNgVoice()
+        return [Utterance.from_pcm(await voice.synthesize(line), line) for line in LINES]
+    tts = PiperTTS()
+    try:
+        voice = TextToSpeechVoice(tts)
+        return [Utterance.from_pcm(await voice.synthesize(line), line) for line in LINES]
+    finally:
+        await tts.aclose()
 
 
 def _script(utterances: list[Utterance], turns: int, barge_in: bool) -> list[Step]:
@@ -239,7 +251,9 @@ def _report(waves: list[Wave], *, calls: int, metrics: str, overheads: list[floa
     return report
 
 
-async def _run(env: dict[str, str], server: ServerProcess, *, calls: int, turns: int, soak: float) -> dict[str, Any]:
+async def _run(
+    env: dict[str, str], server: ServerProcess, *, calls: int, turns: int, soak: float, local: bool
+) -> dict[str, Any]:
     settings = load_settings(env)
     config = SimulatorConfig(
         server_url=server.base_url,
@@ -250,7 +264,7 @@ async def _run(env: dict[str, str], server: ServerProcess, *, calls: int, turns:
         stream_base_url=server.base_url.replace("http://", "ws://"),
         max_duration=120,
     )
-    script = _script(await _utterances(), turns, barge_in=True)
+    script = _script(await _utterances(natural=local), turns, barge_in=True)
     rss_start = server.rss_mb()
     waves = [await _wave(server, config, script, calls, stagger=min(2.0, calls * 0.02))]
     deadline = time.monotonic() + soak
@@ -302,7 +316,7 @@ def command(
         _prepare(env)
         process, server = _start_server(env, port)
         try:
-            report = asyncio.run(_run(env, server, calls=calls, turns=turns, soak=soak))
+            report = asyncio.run(_run(env, server, calls=calls, turns=turns, soak=soak, local=local))
         finally:
             process.terminate()
             process.wait(10)
