@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -177,9 +178,46 @@ def call(
     )
 
 
+@main.group()
+def dnc() -> None:
+    """Do-Not-Call registry copies."""
+
+
+@dnc.command("import")
+@click.option("--org", "org_slug", required=True, help="the organization's slug")
+@click.option("--list", "list_name", required=True, help="national, or state:XX for a state's list")
+@click.option("--as-of", "as_of", required=True, type=click.DateTime(formats=["%Y-%m-%d"]), help="the copy's date")
+@click.option("--kind", type=click.Choice(["full", "changes"]), default="full", show_default=True)
+@click.option("--area-codes", default=None, help="comma-separated area codes the files cover beyond those they list")
+@click.option("--progress/--no-progress", default=True, show_default=True)
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def dnc_import(
+    org_slug: str,
+    list_name: str,
+    as_of: datetime,
+    kind: str,
+    area_codes: str | None,
+    progress: bool,
+    files: tuple[Path, ...],
+) -> None:
+    """Import registry files (flat, zipped or not): each file is atomic, and reports its counts and rejected lines."""
+    from compliance.cli import run_dnc_import
+
+    run_dnc_import(
+        _settings(),
+        org_slug=org_slug,
+        list_name=list_name,
+        as_of=as_of.date(),
+        kind=kind,
+        area_codes=area_codes,
+        files=files,
+        progress=progress,
+    )
+
+
 BENCHMARKS = {
     "calls": "telephony.bench",
-    "crm": "crm_adapters.bench",
+    "compliance": "compliance.bench",
 }
 """Each benchmark module exposes a click command named ``command``; its options are its own."""
 

@@ -19,7 +19,7 @@ from fastapi import APIRouter
 
 from seiketsu.container import Container
 
-PACKAGES = ("telephony.wiring",)
+PACKAGES = ("compliance.wiring", "telephony.wiring")
 MODEL_MODULES = ("seiketsu.models", "compliance.models", "telephony.models")
 
 

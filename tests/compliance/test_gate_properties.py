@@ -127,7 +127,9 @@ def mandatory_violations(facts: GateFacts) -> list[str]:
     marketing = facts.purpose is Purpose.MARKETING
     if artificial_or_text and marketing and not written_consent_in_force(facts):
         violations.append("no written consent")
-    for zone in phonenumbers_timezone.time_zones_for_number(number):
+    # A non-geographic (toll-free) number names no zone of its own: the gate goes by the address, or blocks.
+    zones = phonenumbers_timezone.time_zones_for_number(number) if phonenumbers.is_number_geographical(number) else ()
+    for zone in zones:
         if zone != "Etc/Unknown" and not 8 <= facts.at.astimezone(ZoneInfo(zone)).hour < 21:
             violations.append(f"outside 8-21 in {zone}")
     national = [r for r in facts.registry_listings if r.registry == NATIONAL_REGISTRY]

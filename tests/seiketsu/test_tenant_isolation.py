@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from fastapi.testclient import TestClient
 
+from compliance.models import ConsentRecord, DoNotCallRequest, RegistryImport
 from seiketsu.auth.rbac import permissions_for
 from seiketsu.container import Container
 from seiketsu.db import utcnow
@@ -30,6 +31,15 @@ def _org_b_resources(container: Container, org: OrgFixture) -> dict[str, str]:
         session.flush()
         call = Call(direction=CallDirection.INBOUND, from_number=lead.phone, to_number="+15125550111", lead_id=lead.id)
         session.add(call)
+        registry_import = RegistryImport(
+            list_name="national", kind="full", as_of=utcnow().date(), file_name="Secret.txt", requested_by="user:b"
+        )
+        consent = ConsentRecord(
+            phone=lead.phone, action="grant", kind="prior_express", channels=["sms"], purposes=["marketing"],
+            method="web_form", occurred_at=utcnow(), recorded_by="user:b",
+        )  # fmt: skip
+        dnc = DoNotCallRequest(phone="+15125550198", requested_at=utcnow(), source="api", recorded_by="user:b")
+        session.add_all([registry_import, consent, dnc])
         session.commit()
         from seiketsu.auth.models import ApiKey
 
@@ -41,6 +51,9 @@ def _org_b_resources(container: Container, org: OrgFixture) -> dict[str, str]:
             "phone_number_id": str(session.query(PhoneNumber).one().id),
             "job_id": str(job.id),
             "call_id": str(call.id),
+            "import_id": str(registry_import.id),
+            "consent_id": str(consent.id),
+            "dnc_request_id": str(dnc.id),
         }
 
 

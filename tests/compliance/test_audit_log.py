@@ -1,0 +1,86 @@
+"""The audit log, the consent ledger and the internal Do-Not-Call list cannot be altered: not through the
+application's sessions (ORM guard), and not by SQL on PostgreSQL (trigger)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from compliance.append_only import AppendOnlyViolation
+from compliance.audit import Requester
+from compliance.fact_store import CheckRequest
+from compliance.models import ConsentRecord, DoNotCallRequest, GateDecision
+from compliance.vocabulary import Channel, Purpose, VoiceKind
+from seiketsu.container import Container
+from seiketsu.tenancy.scoping import system_session, tenant_session
+from tests.compliance.support import NY_PHONE, check, grant, install_gate
+from tests.factories import OrgFixture, login, make_org
+
+
+@pytest.fixture
+def org(client: TestClient, container: Container) -> OrgFixture:
+    organization = make_org(container, "acme")
+    headers = login(client, organization)
+    install_gate(container)
+    check(client, headers)
+    grant(client, headers)
+    assert client.post("/api/v1/dnc", headers=headers, json={"phone": NY_PHONE}).status_code == 201
+    return organization
+
+
+APPEND_ONLY: tuple[type[Any], ...] = (GateDecision, ConsentRecord, DoNotCallRequest)
+ALTERATIONS: dict[str, Callable[[Session, Any], None]] = {
+    "attribute change": lambda session, row: setattr(row, "phone", "+12125550100"),
+    "session.delete": lambda session, row: session.delete(row),
+}
+
+
+def test_rows_cannot_be_changed_or_deleted_through_the_orm(container: Container, org: OrgFixture) -> None:
+    for model in APPEND_ONLY:
+        for name, alteration in ALTERATIONS.items():
+            with tenant_session(container.sessions, org.id) as session:
+                alteration(session, session.scalars(sa.select(model)).one())
+                with pytest.raises(AppendOnlyViolation):
+                    session.commit()
+                session.rollback()
+            with tenant_session(container.sessions, org.id) as session:
+                assert session.scalars(sa.select(model)).one().phone == NY_PHONE, (model, name)
+
+
+def test_bulk_update_and_delete_statements_are_refused(container: Container, org: OrgFixture) -> None:
+    with system_session(container.sessions) as session:
+        for model in APPEND_ONLY:
+            with pytest.raises(AppendOnlyViolation, match="append-only"):
+                session.execute(sa.update(model).values(phone="+12125550100"))
+            with pytest.raises(AppendOnlyViolation, match="append-only"):
+                session.execute(sa.delete(model))
+            with pytest.raises(AppendOnlyViolation):
+                session.query(model).delete()
+
+
+def test_postgresql_refuses_sql_updates_and_deletes(container: Container, org: OrgFixture) -> None:
+    for table in ("compliance_decisions", "consent_events", "dnc_internal"):
+        for statement in (f"UPDATE {table} SET phone = '+12125550100'", f"DELETE FROM {table}"):
+            with pytest.raises(sa.exc.DBAPIError, match="append-only"), container.engine.begin() as connection:
+                connection.exec_driver_sql(statement)
+        with container.engine.connect() as connection:
+            count = connection.exec_driver_sql(f"SELECT count(*) FROM {table} WHERE phone = %s", (NY_PHONE,)).scalar()
+        assert count == 1, table
+
+
+def test_every_decision_is_recorded_with_who_asked(client: TestClient, container: Container, org: OrgFixture) -> None:
+    gate = install_gate(container)
+    request = CheckRequest(phone=NY_PHONE, channel=Channel.VOICE, voice=VoiceKind.LIVE, purpose=Purpose.INFORMATIONAL)
+    results = gate.check_many(org.id, [request, request], requester=Requester.system("campaign-7"))
+    with tenant_session(container.sessions, org.id) as session:
+        rows = {row.id: row for row in session.scalars(sa.select(GateDecision))}
+    assert len(rows) == 3  # the API check made by the fixture, and these two
+    for result in results:
+        row = rows[result.decision_id]
+        assert (row.requested_by_kind, row.requested_by) == ("system", "campaign-7")
+        assert row.allowed is result.allowed and row.voice == "live" and row.purpose == "informational"
