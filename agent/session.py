@@ -183,6 +183,17 @@ class CallSession:
         self._detector.reset()
         self._state.finished.set()
 
+    async def leave_voicemail(self, text: str) -> None:
+        """An answering machine took the call and its greeting is over (the host's detection says so): stop
+        listening, drop whatever is still playing, say ``text`` in full, then hang up once it has played."""
+        if self._state.ending:
+            return
+        self._state.ending = True
+        self._log.end_reason = "voicemail"
+        await self._interrupt()
+        await self._say(text, interruptible=False)
+        await self._control.hang_up()
+
     async def settled(self) -> None:
         """Wait until the work in flight (turns, replies, actions) is done, including work it starts.
 

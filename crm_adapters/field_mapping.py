@@ -28,6 +28,12 @@ LEAD_ID_FIELD = "lead_id"
 CALL_ID_FIELD = "call_id"
 """Our call id; mapped to a field on the CRM's call record, a retried call log can be found by it."""
 
+TASK_ID_FIELD = "task_id"
+"""Our follow-up task id; mapped to a unique field on the CRM's task, a retried task is upserted by it."""
+
+APPOINTMENT_ID_FIELD = "appointment_id"
+"""Our appointment id; mapped to a unique field on the CRM's meeting, a retried meeting is upserted by it."""
+
 V = TypeVar("V")
 
 

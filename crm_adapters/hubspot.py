@@ -5,7 +5,8 @@ Authentication is a private-app or service-key token (``access_token`` only), or
 before ``expires_at`` and once after a 401.
 
 Idempotency: contacts are upserted by our lead id when ``lead_id`` is mapped to a unique property, else
-by email; calls are upserted by our call id when ``call_id`` is mapped to a unique call property.
+by email; calls, tasks and meetings are upserted by our id when ``call_id``, ``task_id`` or ``appointment_id``
+is mapped to a unique property of that object.
 A phone-only contact without a mapped ``lead_id`` is searched for, then created; HubSpot's search lags
 writes by a few seconds, so only the caller's own record of delivered ids protects that path.
 """
@@ -22,10 +23,12 @@ import httpx
 from crm_adapters.config import AdapterConfig, parse_settings
 from crm_adapters.errors import CRMConfigError, CRMError, PermanentCRMError, parse_retry_after, parse_seconds
 from crm_adapters.field_mapping import (
+    APPOINTMENT_ID_FIELD,
     CALL_ID_FIELD,
     IDENTITY_FIELDS,
     LEAD_ID_FIELD,
     QUALIFICATION_FIELDS,
+    TASK_ID_FIELD,
     FieldMapping,
     outcome_values,
 )
@@ -57,7 +60,9 @@ TASK_TO_CONTACT = 204
 MEETING_TO_CONTACT = 200
 
 DEFAULT_FIELDS = {"first_name": "firstname", "last_name": "lastname", "email": "email", "phone": "phone"}
-MAPPABLE_FIELDS = IDENTITY_FIELDS | QUALIFICATION_FIELDS | {LEAD_ID_FIELD, CALL_ID_FIELD}
+MAPPABLE_FIELDS = (
+    IDENTITY_FIELDS | QUALIFICATION_FIELDS | {LEAD_ID_FIELD, CALL_ID_FIELD, TASK_ID_FIELD, APPOINTMENT_ID_FIELD}
+)
 
 DEFAULT_OUTCOMES = {
     CallOutcome.CONNECTED: "f240bbac-87c9-4f6e-bf70-924b57d47db7",
@@ -244,17 +249,34 @@ class HubSpotCRM:
         if call.recording_url:
             properties["hs_call_recording_url"] = call.recording_url
         self._owned(properties)
-        call_id_property = self._fields.crm_field(CALL_ID_FIELD)
-        if call_id_property is None:
-            return await self._create_associated(
-                "calls", properties, contact_id=contact_id, association_type=CALL_TO_CONTACT
-            )
-        properties[call_id_property] = call.call_id
-        record_id = await self._upsert(
-            "calls", id_property=call_id_property, id_value=call.call_id, properties=properties
+        return await self._write_associated(
+            "calls",
+            properties,
+            our_id=(CALL_ID_FIELD, call.call_id),
+            contact_id=contact_id,
+            association_type=CALL_TO_CONTACT,
         )
+
+    async def _write_associated(
+        self,
+        object_type: str,
+        properties: dict[str, str],
+        *,
+        our_id: tuple[str, str],
+        contact_id: str,
+        association_type: int,
+    ) -> str:
+        """Upsert by our id where it is mapped to a unique property (then associate), else create associated."""
+        field, value = our_id
+        id_property = self._fields.crm_field(field)
+        if id_property is None:
+            return await self._create_associated(
+                object_type, properties, contact_id=contact_id, association_type=association_type
+            )
+        properties[id_property] = value
+        record_id = await self._upsert(object_type, id_property=id_property, id_value=value, properties=properties)
         await self._client.request(
-            "PUT", f"{OBJECTS_PATH}/calls/{record_id}/associations/default/contacts/{contact_id}"
+            "PUT", f"{OBJECTS_PATH}/{object_type}/{record_id}/associations/default/contacts/{contact_id}"
         )
         return record_id
 
@@ -268,8 +290,12 @@ class HubSpotCRM:
                 "hs_task_type": "CALL" if task.task_type is TaskType.CALL else "TODO",
             }
         )
-        return await self._create_associated(
-            "tasks", properties, contact_id=contact_id, association_type=TASK_TO_CONTACT
+        return await self._write_associated(
+            "tasks",
+            properties,
+            our_id=(TASK_ID_FIELD, task.task_id),
+            contact_id=contact_id,
+            association_type=TASK_TO_CONTACT,
         )
 
     async def create_appointment(self, appointment: Appointment, *, contact_id: str) -> str:
@@ -285,8 +311,12 @@ class HubSpotCRM:
         )
         if appointment.location:
             properties["hs_meeting_location"] = appointment.location
-        return await self._create_associated(
-            "meetings", properties, contact_id=contact_id, association_type=MEETING_TO_CONTACT
+        return await self._write_associated(
+            "meetings",
+            properties,
+            our_id=(APPOINTMENT_ID_FIELD, appointment.appointment_id),
+            contact_id=contact_id,
+            association_type=MEETING_TO_CONTACT,
         )
 
     async def test_connection(self) -> None:

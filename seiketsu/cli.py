@@ -217,7 +217,9 @@ def dnc_import(
 
 BENCHMARKS = {
     "calls": "telephony.bench",
+    "campaign": "telephony.campaigns.bench",
     "compliance": "compliance.bench",
+    "crm": "crm_adapters.bench",
 }
 """Each benchmark module exposes a click command named ``command``; its options are its own."""
 

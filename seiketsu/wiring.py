@@ -19,8 +19,15 @@ from fastapi import APIRouter
 
 from seiketsu.container import Container
 
-PACKAGES = ("compliance.wiring", "telephony.wiring")
-MODEL_MODULES = ("seiketsu.models", "compliance.models", "telephony.models")
+PACKAGES = ("compliance.wiring", "telephony.wiring", "crm_adapters.wiring")
+MODEL_MODULES = (
+    "seiketsu.models",
+    "compliance.models",
+    "telephony.models",
+    "telephony.sms_models",
+    "telephony.campaigns.models",
+    "crm_adapters.models",
+)
 
 
 def all_metadata() -> sa.MetaData:

@@ -35,6 +35,14 @@ _LEAD_STATUS_BY_OUTCOME = {
 }
 
 
+def lock_call_admission(session: Session, organization_id: uuid.UUID) -> None:
+    """Serialise the start of an organization's calls (inbound and outbound) until the transaction ends, so that
+    counting ``active_calls`` and adding a call cannot overrun the concurrency limit. SQLite serialises writers."""
+    bind = session.get_bind()
+    if bind.dialect.name == "postgresql":
+        session.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext(str(organization_id)))))
+
+
 def active_calls(session: Session, *, now: datetime) -> int:
     """Calls of the session's organization that are ringing or live, inbound and outbound together."""
     query = (
@@ -95,6 +103,19 @@ def apply_status(call: Call, status: CallStatus, *, duration: int | None, now: d
     return changed
 
 
+MACHINE_ANSWERS = frozenset({"machine_end_beep", "machine_end_silence", "machine_end_other"})
+"""Answering-machine detection results after which the agent leaves a voicemail (``DetectMessageEnd``)."""
+
+
+def _outcome_for_answer(answered_by: str | None) -> CallOutcome | None:
+    """What answering-machine detection decides about the outcome, whatever the agent's session concluded."""
+    if answered_by in MACHINE_ANSWERS:
+        return CallOutcome.VOICEMAIL
+    if answered_by == "fax":
+        return CallOutcome.FAILED
+    return None
+
+
 def _outcome_for_status(status: CallStatus) -> CallOutcome:
     if status in (CallStatus.BUSY, CallStatus.NO_ANSWER, CallStatus.CANCELED):
         return CallOutcome.NO_ANSWER
@@ -110,10 +131,11 @@ def record_result(session: Session, events: EventBus, *, call: Call, result: Cal
     if call.outcome is not None:
         return False
     now = utcnow()
+    by_answer = _outcome_for_answer(call.answered_by)
     if result is None:
-        call.outcome = _outcome_for_status(CallStatus(call.status))
+        call.outcome = by_answer or _outcome_for_status(CallStatus(call.status))
     else:
-        call.outcome = CallOutcome(result.outcome)
+        call.outcome = by_answer or CallOutcome(result.outcome)
         call.qualification = result.qualification.as_dict()
         call.latencies = [turn.as_dict() for turn in result.turns]
         call.provider_failures = list(result.provider_failures)
@@ -215,3 +237,22 @@ def summarize(result: CallResult | None, *, limit: int = 4000) -> str:
 
 def get_call(session: Session, call_id: uuid.UUID) -> Call | None:
     return session.get(Call, call_id)
+
+
+def find_twilio_call(session: Session, *, call_sid: str, call_id: str | None, lock: bool = False) -> Call | None:
+    """The call Twilio names by ``call_sid``, or, for a call we placed whose sid is not stored yet, by the
+    ``callId`` our callback URLs carry (the sid is then recorded). A ``callId`` whose call has another sid is
+    ignored."""
+    query = sa.select(Call).where(col(Call.call_sid) == call_sid)
+    call = session.scalars(query.with_for_update() if lock else query).one_or_none()
+    if call is not None or not call_id:
+        return call
+    try:
+        wanted = uuid.UUID(call_id)
+    except ValueError:
+        return None
+    call = session.get(Call, wanted, with_for_update=lock)
+    if call is None or call.direction != CallDirection.OUTBOUND or call.call_sid not in (None, call_sid):
+        return None
+    call.call_sid = call_sid
+    return call

@@ -99,6 +99,22 @@ class MediaStreamHandler:
         self._container = container
         self._runtime = runtime
         self._skipped = 0
+        self._session: CallSession | None = None
+        self._voicemail: asyncio.Task[None] | None = None
+
+    def leave_voicemail(self, text: str) -> bool:
+        """An answering machine took this call: the agent leaves ``text`` and hangs up. False when the call is
+        already over or a message is being left."""
+        session = self._session
+        if session is None or session.finished.is_set() or self._voicemail is not None:
+            return False
+        self._voicemail = asyncio.ensure_future(session.leave_voicemail(text))
+        self._voicemail.add_done_callback(self._voicemail_done)
+        return True
+
+    def _voicemail_done(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("leaving a voicemail failed", exc_info=task.exception())
 
     async def run(self) -> None:
         start = await self._await_start()
@@ -130,6 +146,7 @@ class MediaStreamHandler:
             providers=setup.providers,
             greetings=self._runtime.greetings,
         )
+        self._session = session
         key = str(call_id)
         self._runtime.live_calls[key] = self
         self._runtime.metrics.live_calls.inc()
@@ -141,6 +158,9 @@ class MediaStreamHandler:
         finally:
             self._runtime.live_calls.pop(key, None)
             self._runtime.metrics.live_calls.dec()
+            if self._voicemail is not None and not self._voicemail.done():
+                self._voicemail.cancel()
+                await asyncio.wait([self._voicemail])
             await session.stop()
             result = session.result()
             self._runtime.metrics.observe_call(result)
@@ -270,7 +290,8 @@ class MediaStreamHandler:
                 return
             record_result(session, self._container.events, call=call, result=result)
             session.commit()
-        logger.info("call %s ended: %s", context.call_id, result.outcome)
+            outcome = call.outcome
+        logger.info("call %s ended: %s", context.call_id, outcome)
 
 
 @router.websocket(MEDIA_PATH)

@@ -1,8 +1,9 @@
 """What a call's agent session is told: who it speaks for, its duties, its providers (from the org's settings).
 
 Organization settings read here (all optional): ``businessName``, ``agentName``, ``callbackNumber``,
-``transferNumber``, ``officeAddress``, ``instructions``, and the speech choices ``stt``, ``tts``, ``dialog``,
-``voice``, ``language`` (see ``agent.providers.factory.SpeechPreferences``).
+``transferNumber``, ``officeAddress``, ``instructions``, the speech choices ``stt``, ``tts``, ``dialog``,
+``voice``, ``language`` (see ``agent.providers.factory.SpeechPreferences``), and the compliance section read by
+``compliance.duties.duty_policy`` (its ``businessName`` and ``callbackNumber`` win over the ones above).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from dataclasses import dataclass
 
 from agent.config import ComplianceDuties, Providers, SessionConfig
 from agent.phrases import Identity, greeting_text
+from compliance.duties import CallDuties, Direction, duties_for, duty_policy
+from compliance.vocabulary import Purpose, VoiceKind
 from seiketsu.tenancy.models import Organization
 from telephony.call_actions import CallContext
 from telephony.models import Call, CallDirection
@@ -48,18 +51,38 @@ def _text(value: object) -> str | None:
     return value.strip() if isinstance(value, str) and value.strip() else None
 
 
-def identity(org: Organization, *, our_number: str, runtime: TelephonyRuntime) -> Identity:
+def call_duties(
+    org: Organization, *, purpose: str | None, inbound: bool, our_number: str, runtime: TelephonyRuntime
+) -> CallDuties:
+    """What the law asks of this AI-voice call (``compliance.duties``), with the organization's policy."""
+    policy = duty_policy(runtime.business_name(org), org.settings)
+    return duties_for(
+        Purpose(purpose) if purpose in tuple(Purpose) else None,
+        Direction.INBOUND if inbound else Direction.OUTBOUND,
+        policy=policy,
+        voice=VoiceKind.ARTIFICIAL,
+        caller_id=_text(org.settings.get("callbackNumber")) or our_number,
+    )
+
+
+def identity(
+    org: Organization, *, our_number: str, runtime: TelephonyRuntime, duties: CallDuties | None = None
+) -> Identity:
+    duties = duties or call_duties(org, purpose=None, inbound=True, our_number=our_number, runtime=runtime)
     return Identity(
-        business_name=runtime.business_name(org),
+        business_name=duties.business_name,
         agent_name=_text(org.settings.get("agentName")) or "Ava",
-        callback_number=_text(org.settings.get("callbackNumber")) or our_number,
+        callback_number=duties.callback_number or our_number,
     )
 
 
 def inbound_greeting(org: Organization, *, our_number: str, runtime: TelephonyRuntime) -> str:
     """The first words of an inbound call to ``our_number`` (identification included), for warming the cache."""
-    who = identity(org, our_number=our_number, runtime=runtime)
-    return greeting_text(who, direction="inbound", identify=True, offer_opt_out=False)
+    duties = call_duties(org, purpose=None, inbound=True, our_number=our_number, runtime=runtime)
+    who = identity(org, our_number=our_number, runtime=runtime, duties=duties)
+    return greeting_text(
+        who, direction="inbound", identify=duties.identify, offer_opt_out=duties.interactive_opt_out
+    )
 
 
 def providers_for(org: Organization, runtime: TelephonyRuntime) -> tuple[Providers, str]:
@@ -94,17 +117,16 @@ def build_setup(call: Call, org: Organization, runtime: TelephonyRuntime) -> Cal
     )
     providers, language = providers_for(org, runtime)
     marketing = call.purpose == "marketing"
+    duties = call_duties(org, purpose=call.purpose, inbound=inbound, our_number=our_number, runtime=runtime)
     config = SessionConfig(
         call_id=str(call.id),
         organization_id=str(org.id),
-        identity=identity(org, our_number=our_number, runtime=runtime),
+        identity=identity(org, our_number=our_number, runtime=runtime, duties=duties),
         direction="inbound" if inbound else "outbound",
         purpose="marketing" if marketing else ("informational" if call.purpose else None),
         language=language,
         timezone=org.timezone,
         instructions=_text(settings.get("instructions")) or "",
-        # An AI voice is an artificial voice: every call identifies the business; outbound marketing calls
-        # also offer the interactive opt-out.
-        compliance=ComplianceDuties(identify=True, interactive_opt_out=marketing and not inbound),
+        compliance=ComplianceDuties(identify=duties.identify, interactive_opt_out=duties.interactive_opt_out),
     )
     return CallSetup(context=context, config=config, providers=providers)

@@ -1,5 +1,8 @@
 """Twilio's HTTP webhooks for voice: ``POST /twilio/voice`` (a call rings in), ``POST /twilio/status``.
 
+Calls we placed carry ``?callId=`` in their callback URLs (see ``telephony.outbound``), so a status that arrives
+before the call's sid was stored still finds its call.
+
 Every request must carry a valid ``X-Twilio-Signature`` computed over ``PUBLIC_BASE_URL`` + path; anything
 else is answered 403 before it is read further.
 """
@@ -8,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections.abc import Mapping
 
 import sqlalchemy as sa
@@ -23,7 +27,14 @@ from seiketsu.phones import InvalidPhoneNumber, normalize_phone
 from seiketsu.tenancy.models import NumberPurpose, Organization, PhoneNumber
 from seiketsu.tenancy.scoping import system_session, tenant_session
 from telephony import twiml
-from telephony.calls import active_calls, apply_status, record_result, start_inbound_call
+from telephony.calls import (
+    active_calls,
+    apply_status,
+    find_twilio_call,
+    lock_call_admission,
+    record_result,
+    start_inbound_call,
+)
 from telephony.models import Call, CallStatus
 from telephony.runtime import TelephonyRuntime, telephony_runtime
 from telephony.session_setup import build_setup, remember_setup
@@ -62,7 +73,7 @@ async def twilio_params(request: Request) -> dict[str, str]:
     return dict(pairs)
 
 
-def _required(params: Mapping[str, str], *names: str) -> list[str]:
+def required_params(params: Mapping[str, str], *names: str) -> list[str]:
     missing = [FieldError(f"form.{name}", "required") for name in names if not params.get(name)]
     if missing:
         raise ValidationFailed(missing)
@@ -80,7 +91,7 @@ def _phone_or_none(raw: str) -> str | None:
 async def inbound_call(
     params: dict[str, str] = Depends(twilio_params), container: Container = Depends(get_container)
 ) -> Response:
-    call_sid, raw_from, raw_to = _required(params, "CallSid", "From", "To")
+    call_sid, raw_from, raw_to = required_params(params, "CallSid", "From", "To")
     runtime = container.extras["telephony"]
     document = await run_in_threadpool(_answer, container, runtime, call_sid, raw_from, raw_to)
     return xml(document)
@@ -100,9 +111,7 @@ def _answer(container: Container, runtime: TelephonyRuntime, call_sid: str, raw_
     org = row[1]
     caller = _phone_or_none(raw_from) or "anonymous"
     with tenant_session(container.sessions, org.id) as session:
-        if not container.settings.is_sqlite:
-            # One organization's calls start one at a time, so the concurrency limit cannot be overrun.
-            session.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext(str(org.id)))))
+        lock_call_admission(session, org.id)
         call = session.scalars(sa.select(Call).where(col(Call.call_sid) == call_sid)).one_or_none()
         if call is None:
             over_capacity = active_calls(session, now=utcnow()) >= org.max_concurrent_calls
@@ -123,28 +132,45 @@ def _answer(container: Container, runtime: TelephonyRuntime, call_sid: str, raw_
 
 @router.post("/status")
 async def call_status(
-    params: dict[str, str] = Depends(twilio_params), container: Container = Depends(get_container)
+    request: Request, params: dict[str, str] = Depends(twilio_params), container: Container = Depends(get_container)
 ) -> Response:
-    call_sid, raw_status = _required(params, "CallSid", "CallStatus")
+    call_sid, raw_status = required_params(params, "CallSid", "CallStatus")
     try:
         status = CallStatus(raw_status)
     except ValueError as exc:
         raise ValidationFailed([FieldError("form.CallStatus", f"unknown status {raw_status!r}")]) from exc
     duration = params.get("CallDuration")
     seconds = int(duration) if duration and duration.isdigit() else None
-    await run_in_threadpool(_apply_status, container, call_sid, status, seconds)
+    call_id = request.query_params.get("callId")
+    await run_in_threadpool(_apply_status, container, call_sid, call_id, status, seconds)
     return Response(status_code=204)
 
 
-def _apply_status(container: Container, call_sid: str, status: CallStatus, duration: int | None) -> None:
+def organization_of_call(container: Container, *, call_sid: str, call_id: str | None) -> uuid.UUID | None:
+    """The organization of the call Twilio names (by sid, or by our ``callId``), for a scoped session."""
+    conditions = [col(Call.call_sid) == call_sid]
+    try:
+        if call_id:
+            conditions.append(col(Call.id) == uuid.UUID(call_id))
+    except ValueError:
+        pass
     with system_session(container.sessions) as session:
-        call = session.scalars(sa.select(Call).where(col(Call.call_sid) == call_sid)).one_or_none()
+        found = session.scalars(sa.select(col(Call.organization_id)).where(sa.or_(*conditions))).first()
+    return found
+
+
+def _apply_status(
+    container: Container, call_sid: str, call_id: str | None, status: CallStatus, duration: int | None
+) -> None:
+    organization_id = organization_of_call(container, call_sid=call_sid, call_id=call_id)
+    if organization_id is None:
+        logger.info("status %s for an unknown call %s ignored", status, call_sid)
+        return
+    with tenant_session(container.sessions, organization_id) as session:
+        call = find_twilio_call(session, call_sid=call_sid, call_id=call_id, lock=True)
         if call is None:
             logger.info("status %s for an unknown call %s ignored", status, call_sid)
             return
-        organization_id = call.organization_id
-    with tenant_session(container.sessions, organization_id) as session:
-        call = session.scalars(sa.select(Call).where(col(Call.call_sid) == call_sid).with_for_update()).one()
         apply_status(call, status, duration=duration, now=utcnow())
         if status.is_final and call.stream_started_at is None:
             # The call never reached the agent (busy, no answer, failed, hung up while ringing).

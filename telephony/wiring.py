@@ -1,4 +1,5 @@
-"""Plugs telephony into the kernel: its routes, its runtime, and warming the voice at start-up."""
+"""Plugs telephony into the kernel: its routes, runtimes, jobs and event subscriptions, and warming the voice at
+start-up."""
 
 from __future__ import annotations
 
@@ -11,19 +12,45 @@ from sqlmodel import col
 from seiketsu.container import Container
 from seiketsu.tenancy.models import NumberPurpose, Organization, PhoneNumber
 from seiketsu.tenancy.scoping import system_session
-from telephony import api, media_stream, twilio_webhooks
+from telephony import api, dial_api, media_stream, outbound_webhooks, sms_api, sms_webhooks, twilio_webhooks
+from telephony.calls import CALL_COMPLETED
+from telephony.campaigns import api as campaigns_api
+from telephony.campaigns.engine import tick_job
+from telephony.campaigns.outcomes import OUTCOME_JOB, call_completed_job
+from telephony.campaigns.service import TICK_JOB
+from telephony.outbound_runtime import EXTRAS_KEY as OUTBOUND_KEY
+from telephony.outbound_runtime import DialMetrics, OutboundRuntime
 from telephony.runtime import EXTRAS_KEY, TelephonyRuntime, build_runtime
 from telephony.session_setup import inbound_greeting, providers_for
+from telephony.sms import SEND_JOB, send_job
+from telephony.sms_follow_up import FOLLOW_UP_JOB, follow_up_job
 
 logger = logging.getLogger(__name__)
 
 
 def register(container: Container) -> None:
     container.extras[EXTRAS_KEY] = build_runtime(container.settings, container.metrics.registry)
+    container.extras[OUTBOUND_KEY] = OutboundRuntime(observer=DialMetrics(container.metrics.registry))
+    jobs = container.jobs.registry
+    jobs.register(TICK_JOB, tick_job)
+    jobs.register(OUTCOME_JOB, call_completed_job)
+    jobs.register(SEND_JOB, send_job)
+    jobs.register(FOLLOW_UP_JOB, follow_up_job)
+    container.events.subscribe(CALL_COMPLETED, OUTCOME_JOB)
+    container.events.subscribe(CALL_COMPLETED, FOLLOW_UP_JOB)
 
 
 def routers() -> list[APIRouter]:
-    return [twilio_webhooks.router, media_stream.router, api.router]
+    return [
+        twilio_webhooks.router,
+        outbound_webhooks.router,
+        sms_webhooks.router,
+        media_stream.router,
+        api.router,
+        dial_api.router,
+        sms_api.router,
+        campaigns_api.router,
+    ]
 
 
 def _runtime(container: Container) -> TelephonyRuntime:

@@ -7,6 +7,7 @@ from datetime import timedelta
 from fastapi.testclient import TestClient
 
 from compliance.models import ConsentRecord, DoNotCallRequest, RegistryImport
+from crm_adapters.models import Delivery, DeliveryStatus, Integration
 from seiketsu.auth.rbac import permissions_for
 from seiketsu.container import Container
 from seiketsu.db import utcnow
@@ -14,6 +15,7 @@ from seiketsu.jobs.models import Job
 from seiketsu.leads.models import Lead
 from seiketsu.tenancy.models import PhoneNumber, Role, User
 from seiketsu.tenancy.scoping import tenant_session
+from telephony.campaigns.models import Campaign
 from telephony.models import Call, CallDirection
 from tests.factories import OrgFixture, login, make_api_key, make_org
 from tests.seiketsu.routes import api_routes, fill, is_authenticated, path_params, required_permissions
@@ -31,6 +33,11 @@ def _org_b_resources(container: Container, org: OrgFixture) -> dict[str, str]:
         session.flush()
         call = Call(direction=CallDirection.INBOUND, from_number=lead.phone, to_number="+15125550111", lead_id=lead.id)
         session.add(call)
+        integration = Integration(crm_type="hubspot", name="Secret CRM", credentials="sealed", credential_keys=["x"])
+        session.add(integration)
+        session.flush()
+        delivery = Delivery(integration_id=integration.id, call_id=str(call.id), status=DeliveryStatus.DEAD)
+        session.add(delivery)
         registry_import = RegistryImport(
             list_name="national", kind="full", as_of=utcnow().date(), file_name="Secret.txt", requested_by="user:b"
         )
@@ -40,6 +47,11 @@ def _org_b_resources(container: Container, org: OrgFixture) -> dict[str, str]:
         )  # fmt: skip
         dnc = DoNotCallRequest(phone="+15125550198", requested_at=utcnow(), source="api", recorded_by="user:b")
         session.add_all([registry_import, consent, dnc])
+        campaign = Campaign(
+            name="Secret campaign", purpose="marketing", source="filter", calls_per_minute=10,
+            max_concurrent_calls=1, max_attempts=1, retry_delay_seconds=60,
+        )  # fmt: skip
+        session.add(campaign)
         session.commit()
         from seiketsu.auth.models import ApiKey
 
@@ -51,9 +63,12 @@ def _org_b_resources(container: Container, org: OrgFixture) -> dict[str, str]:
             "phone_number_id": str(session.query(PhoneNumber).one().id),
             "job_id": str(job.id),
             "call_id": str(call.id),
+            "integration_id": str(integration.id),
+            "delivery_id": str(delivery.id),
             "import_id": str(registry_import.id),
             "consent_id": str(consent.id),
             "dnc_request_id": str(dnc.id),
+            "campaign_id": str(campaign.id),
         }
 
 
