@@ -121,6 +121,22 @@ class FollowUpBossCRM:
                 )
         return None
 
+    async def fetch_contact(self, contact_id: str) -> ContactMatch | None:
+        """The person with Follow Up Boss id ``contact_id`` (a webhook names only ids); ``None`` if there is none."""
+        try:
+            person = await self._client.request_json("GET", f"/v1/people/{_person_id(contact_id)}")
+        except PermanentCRMError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        name = person.get("name") or " ".join(p for p in (person.get("firstName"), person.get("lastName")) if p)
+        return ContactMatch(
+            id=require_id(person, vendor=VENDOR),
+            name=name or None,
+            email=_first_value(person.get("emails")),
+            phone=_first_value(person.get("phones")),
+        )
+
     async def upsert_contact(self, contact: Contact) -> str:
         person: dict[str, Any] = {}
         if contact.first_name:

@@ -150,6 +150,21 @@ class HubSpotCRM:
         by_email = [r for r in results if email and r.get("properties", {}).get(email_property) == email]
         return self._match((by_email or results)[0])
 
+    async def fetch_contact(self, contact_id: str) -> ContactMatch | None:
+        """The contact with HubSpot id ``contact_id`` (a webhook names only the id); ``None`` if there is none."""
+        wanted = [
+            name for ours in ("first_name", "last_name", "email", "phone") if (name := self._fields.crm_field(ours))
+        ]
+        try:
+            record = await self._client.request_json(
+                "GET", f"{OBJECTS_PATH}/contacts/{contact_id}", params={"properties": ",".join(wanted)}
+            )
+        except PermanentCRMError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return self._match(record)
+
     def _match(self, record: Mapping[str, Any]) -> ContactMatch:
         properties = record.get("properties") or {}
 

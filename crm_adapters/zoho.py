@@ -168,6 +168,12 @@ class ZohoCRM:
                 return self._match(record)
         return None
 
+    async def fetch_contact(self, contact_id: str) -> ContactMatch | None:
+        """The record with Zoho id ``contact_id`` in the configured module; ``None`` if there is none."""
+        answer = await self._client.request_json("GET", f"{CRM_PATH}/{self._module}/{contact_id}")
+        records = answer.get("data") or []  # 204 without a body: no such record
+        return self._match(records[0]) if records and isinstance(records[0], dict) else None
+
     def _match(self, record: Mapping[str, Any]) -> ContactMatch:
         def value(ours: str) -> str | None:
             name = self._fields.crm_field(ours)

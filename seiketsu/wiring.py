@@ -19,7 +19,7 @@ from fastapi import APIRouter
 
 from seiketsu.container import Container
 
-PACKAGES = ("compliance.wiring", "telephony.wiring", "crm_adapters.wiring")
+PACKAGES = ("compliance.wiring", "telephony.wiring", "crm_adapters.wiring", "webhooks.wiring")
 MODEL_MODULES = (
     "seiketsu.models",
     "compliance.models",
@@ -27,6 +27,7 @@ MODEL_MODULES = (
     "telephony.sms_models",
     "telephony.campaigns.models",
     "crm_adapters.models",
+    "webhooks.models",
 )
 
 

@@ -26,6 +26,8 @@ class Permission(enum.StrEnum):
     INTEGRATION_UPDATE = "integration.update"
     INTEGRATION_DELETE = "integration.delete"
     ANALYTICS_READ = "analytics.read"
+    WEBHOOK_READ = "webhook.read"
+    WEBHOOK_MANAGE = "webhook.manage"
 
 
 P = Permission
@@ -44,6 +46,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.LEAD_UPDATE,
             P.INTEGRATION_READ,
             P.ANALYTICS_READ,
+            P.WEBHOOK_READ,
         }
     ),
     Role.AGENT: frozenset({P.ORGANIZATION_READ, P.VOICE_READ, P.VOICE_MANAGE, P.LEAD_READ, P.LEAD_UPDATE}),

@@ -19,6 +19,8 @@ from telephony.campaigns.models import Campaign
 from telephony.models import Call, CallDirection
 from tests.factories import OrgFixture, login, make_api_key, make_org
 from tests.seiketsu.routes import api_routes, fill, is_authenticated, path_params, required_permissions
+from webhooks.models import DeliveryStatus as WebhookDeliveryStatus
+from webhooks.models import Provider, WebhookDelivery, WebhookEndpoint, WebhookSource
 
 PUBLIC = {("POST", "/api/v1/auth/login"), ("POST", "/api/v1/auth/refresh")}
 
@@ -52,6 +54,15 @@ def _org_b_resources(container: Container, org: OrgFixture) -> dict[str, str]:
             max_concurrent_calls=1, max_attempts=1, retry_delay_seconds=60,
         )  # fmt: skip
         session.add(campaign)
+        endpoint = WebhookEndpoint(url="https://secret.example/hook", events=["call.completed"], secrets="sealed")
+        source = WebhookSource(provider=Provider.GENERIC, name="Secret form", secret="sealed")
+        session.add_all([endpoint, source])
+        session.flush()
+        webhook_delivery = WebhookDelivery(
+            endpoint_id=endpoint.id, event_type="call.completed", message_id="msg_secret",
+            status=WebhookDeliveryStatus.FAILED,
+        )  # fmt: skip
+        session.add(webhook_delivery)
         session.commit()
         from seiketsu.auth.models import ApiKey
 
@@ -69,6 +80,9 @@ def _org_b_resources(container: Container, org: OrgFixture) -> dict[str, str]:
             "consent_id": str(consent.id),
             "dnc_request_id": str(dnc.id),
             "campaign_id": str(campaign.id),
+            "endpoint_id": str(endpoint.id),
+            "webhook_delivery_id": str(webhook_delivery.id),
+            "source_id": str(source.id),
         }
 
 
