@@ -71,7 +71,7 @@ def _events(container: Container) -> list[InboundEvent]:
         return list(session.scalars(sa.select(InboundEvent).order_by(col(InboundEvent.received_at))))
 
 
-def _post(client: TestClient, path: str, body: bytes, headers: dict[str, str]) -> httpx.Response:
+def _post(client: TestClient, path: str, body: bytes, headers: dict[str, str]):
     return client.post(path, content=body, headers=headers)
 
 
