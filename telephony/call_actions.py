@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from compliance.internal_dnc import record_do_not_call
 from seiketsu.container import Container
 from seiketsu.db import utcnow
+from seiketsu.leads.events import APPOINTMENT_BOOKED, appointment_payload
 from seiketsu.leads.models import Appointment
 from seiketsu.phones import mask_phone
 from seiketsu.tenancy.scoping import tenant_session
@@ -91,11 +92,12 @@ class TwilioCallActions:
 
         def insert() -> None:
             with tenant_session(self._container.sessions, ctx.organization_id) as session:
-                session.add(
-                    Appointment(
-                        lead_id=lead_id, call_id=ctx.call_id, starts_at=local, timezone=ctx.timezone, notes=notes
-                    )
+                appointment = Appointment(
+                    lead_id=lead_id, call_id=ctx.call_id, starts_at=local, timezone=ctx.timezone, notes=notes
                 )
+                session.add(appointment)
+                session.flush()
+                self._container.events.publish(session, APPOINTMENT_BOOKED, appointment_payload(appointment))
                 session.commit()
 
         await run_in_threadpool(insert)

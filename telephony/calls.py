@@ -15,6 +15,7 @@ from agent.records import CallResult
 from seiketsu.db import utcnow
 from seiketsu.events import EventBus
 from seiketsu.leads import service as leads
+from seiketsu.leads.events import LEAD_QUALIFIED, lead_payload
 from seiketsu.leads.models import Appointment, Lead, LeadStatus
 from seiketsu.phones import mask_phone
 from telephony.models import Call, CallDirection, CallOutcome, CallStatus, TranscriptLine
@@ -157,7 +158,7 @@ def record_result(session: Session, events: EventBus, *, call: Call, result: Cal
     call.updated_at = now
     payload = completed_payload(call, summary=summarize(result))
     if call.lead_id is not None:
-        _update_lead(session, call, result)
+        _update_lead(session, events, call, result)
         payload["appointmentId"] = _appointment_id(session, call)
     events.publish(session, CALL_COMPLETED, payload)
     return True
@@ -173,7 +174,7 @@ def _appointment_id(session: Session, call: Call) -> str | None:
     return str(found) if found else None
 
 
-def _update_lead(session: Session, call: Call, result: CallResult | None) -> None:
+def _update_lead(session: Session, events: EventBus, call: Call, result: CallResult | None) -> None:
     lead = session.get(Lead, call.lead_id)
     if lead is None:
         return
@@ -195,7 +196,10 @@ def _update_lead(session: Session, call: Call, result: CallResult | None) -> Non
     elif lead.status == LeadStatus.NEW:
         changes["status"] = LeadStatus.CONTACTED
     if changes:
+        was = lead.status
         leads.update_lead(session, lead, changes)
+        if lead.status == LeadStatus.QUALIFIED and was != LeadStatus.QUALIFIED:
+            events.publish(session, LEAD_QUALIFIED, {**lead_payload(lead), "callId": str(call.id)})
 
 
 def completed_payload(call: Call, *, summary: str = "") -> dict[str, Any]:

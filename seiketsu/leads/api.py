@@ -11,10 +11,12 @@ from pydantic import AwareDatetime
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from seiketsu.auth.deps import Principal, require, scoped_session
+from seiketsu.auth.deps import Principal, get_container, require, scoped_session
 from seiketsu.auth.rbac import Permission
+from seiketsu.container import Container
 from seiketsu.errors import NotFound
 from seiketsu.leads import service
+from seiketsu.leads.events import LEAD_CREATED, lead_payload
 from seiketsu.leads.models import Lead, LeadStatus
 from seiketsu.leads.schemas import LeadIn, LeadOut, LeadUpdate
 from seiketsu.pagination import DEFAULT_LIMIT, MAX_LIMIT, datetime_field, paginate, parse_sort, text_field
@@ -89,9 +91,12 @@ def create_lead(
     body: LeadIn,
     _: Principal = Depends(require(Permission.LEAD_MANAGE)),
     session: Session = Depends(scoped_session),
+    container: Container = Depends(get_container),
 ) -> Lead:
     fields = body.model_dump(exclude={"phone"}, exclude_none=True)
     lead = service.create_lead(session, phone=body.phone, **fields)
+    session.flush()
+    container.events.publish(session, LEAD_CREATED, lead_payload(lead))
     session.commit()
     return lead
 

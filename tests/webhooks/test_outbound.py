@@ -186,3 +186,18 @@ def test_a_name_that_resolves_inside_our_network_at_send_time_is_refused(
     [delivery] = _deliveries(client, headers, endpoint["id"])
     assert delivery["status"] == "failed" and delivery["attempts"] == 1
     assert delivery["lastStatusCode"] is None and "target refused" in delivery["lastError"]
+
+
+def test_a_lead_created_through_the_api_is_delivered_as_lead_created(
+    client: TestClient, container: Container, local_targets: None
+) -> None:
+    org = make_org(container, "api-leads")
+    headers = login(client, org)
+    with receiver() as (fake, url):
+        endpoint = _endpoint(client, headers, f"{url}/leads", ["lead.created"])
+        created = client.post("/api/v1/leads", headers=headers, json={"phone": "+12125550166", "firstName": "Ro"})
+        assert created.status_code == 201
+        run_jobs(container)
+    [received] = fake.received
+    data = _verified(received, endpoint["secret"])["data"]
+    assert data["leadId"] == created.json()["id"] and data["phone"] == "+12125550166" and data["firstName"] == "Ro"
