@@ -60,8 +60,8 @@ async def test_a_caller_is_heard_qualified_and_recorded(container: Container, tm
         lead = session.get(Lead, call.lead_id)
         jobs = list(session.scalars(sa.select(Job).where(col(Job.name) == "test.on_call_completed")))
     caller_text = " ".join(line.text for line in lines if line.speaker == "caller").lower()
-    # The small local model hears this synthetic voice's "sell ... spring" differently from run to run (its
-    # cepstral normalisation carries over between utterances); "condo" it hears every time, and it is what the
+    # The small local model hears this synthetic voice's "sell ... spring" differently from run to run (once
+    # "throw ... next plane", in a full-suite run under load); "condo" it hears every time, and it is what the
     # qualification below needs.
     assert "condo" in caller_text
     assert call.qualification.get("property_type") == "condo"
