@@ -18,9 +18,12 @@ from __future__ import annotations
 import logging
 import random
 import uuid
+from collections.abc import Mapping
 from datetime import timedelta
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from crm_adapters.delivery import LeaseLost, push
@@ -41,7 +44,15 @@ logger = logging.getLogger(__name__)
 FAN_OUT_JOB = "crm.fan_out"
 CALL_COMPLETED = "call.completed"
 
-__all__ = ["CALL_COMPLETED", "DELIVER_JOB", "FAN_OUT_JOB", "deliver", "fan_out"]
+__all__ = ["CALL_COMPLETED", "DELIVER_JOB", "FAN_OUT_JOB", "deliver", "fan_out", "has_enabled_integration"]
+
+
+def has_enabled_integration(session: Session, organization_id: uuid.UUID, payload: Mapping[str, Any]) -> bool:
+    """The fan-out's relevance check: an organization without an enabled integration gets no job."""
+    query = sa.select(col(Integration.id)).where(
+        col(Integration.organization_id) == organization_id, col(Integration.enabled).is_(True)
+    )
+    return session.scalar(query.limit(1)) is not None
 
 
 def fan_out(context: JobContext) -> None:

@@ -31,6 +31,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from compliance.vocabulary import Purpose
@@ -111,6 +112,15 @@ def appointment_time(starts_at: datetime, timezone: str) -> str:
 
 def _text(value: object) -> str | None:
     return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def has_template(session: Session, organization_id: uuid.UUID, payload: Mapping[str, Any]) -> bool:
+    """The relevance check: a call whose outcome the organization has no template for gets no job."""
+    outcome = payload.get("outcome")
+    if not (outcome and payload.get("leadId") and payload.get("callId")):
+        return False
+    org = session.get(Organization, organization_id)
+    return org is not None and template_for(org.settings, str(outcome)) is not None
 
 
 def follow_up_job(context: JobContext) -> None:

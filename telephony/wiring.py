@@ -16,14 +16,14 @@ from telephony import api, dial_api, media_stream, outbound_webhooks, sms_api, s
 from telephony.calls import CALL_COMPLETED
 from telephony.campaigns import api as campaigns_api
 from telephony.campaigns.engine import tick_job
-from telephony.campaigns.outcomes import OUTCOME_JOB, call_completed_job
+from telephony.campaigns.outcomes import OUTCOME_JOB, call_completed_job, is_campaign_call
 from telephony.campaigns.service import TICK_JOB
 from telephony.outbound_runtime import EXTRAS_KEY as OUTBOUND_KEY
 from telephony.outbound_runtime import DialMetrics, OutboundRuntime
 from telephony.runtime import EXTRAS_KEY, TelephonyRuntime, build_runtime
 from telephony.session_setup import inbound_greeting, providers_for
 from telephony.sms import SEND_JOB, send_job
-from telephony.sms_follow_up import FOLLOW_UP_JOB, follow_up_job
+from telephony.sms_follow_up import FOLLOW_UP_JOB, follow_up_job, has_template
 
 logger = logging.getLogger(__name__)
 
@@ -36,8 +36,8 @@ def register(container: Container) -> None:
     jobs.register(OUTCOME_JOB, call_completed_job)
     jobs.register(SEND_JOB, send_job)
     jobs.register(FOLLOW_UP_JOB, follow_up_job)
-    container.events.subscribe(CALL_COMPLETED, OUTCOME_JOB)
-    container.events.subscribe(CALL_COMPLETED, FOLLOW_UP_JOB)
+    container.events.subscribe(CALL_COMPLETED, OUTCOME_JOB, when=is_campaign_call)
+    container.events.subscribe(CALL_COMPLETED, FOLLOW_UP_JOB, when=has_template)
 
 
 def routers() -> list[APIRouter]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,6 +66,14 @@ def enqueue_delivery(session: Session, jobs: JobQueue, delivery: WebhookDelivery
         organization_id=delivery.organization_id,
         max_attempts=len(runtime.retry_schedule) + 1,
     )
+
+
+def has_enabled_endpoint(session: Session, organization_id: uuid.UUID, payload: Mapping[str, Any]) -> bool:
+    """The fan-out's relevance check: an organization without an enabled endpoint gets no job."""
+    query = sa.select(col(WebhookEndpoint.id)).where(
+        col(WebhookEndpoint.organization_id) == organization_id, col(WebhookEndpoint.enabled).is_(True)
+    )
+    return session.scalar(query.limit(1)) is not None
 
 
 def fan_out(context: JobContext) -> None:

@@ -7,7 +7,7 @@ from fastapi import APIRouter
 
 from seiketsu.container import Container
 from webhooks import endpoints_api, receiver, sources_api
-from webhooks.delivery import DELIVER_JOB, EVENT_TYPES, FAN_OUT_JOB, deliver, fan_out
+from webhooks.delivery import DELIVER_JOB, EVENT_TYPES, FAN_OUT_JOB, deliver, fan_out, has_enabled_endpoint
 from webhooks.intake import INTAKE_JOB, intake_job
 from webhooks.runtime import EXTRAS_KEY, build_runtime
 from webhooks.speed_to_lead import SPEED_TO_LEAD_JOB, speed_to_lead_job
@@ -21,7 +21,7 @@ def register(container: Container) -> None:
     jobs.register(FAN_OUT_JOB, fan_out)
     jobs.register(DELIVER_JOB, deliver)
     for event in EVENT_TYPES:
-        container.events.subscribe(event, FAN_OUT_JOB)
+        container.events.subscribe(event, FAN_OUT_JOB, when=has_enabled_endpoint)
 
 
 def routers() -> list[APIRouter]:

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Mapping
 from datetime import timedelta
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from seiketsu.db import utcnow
@@ -26,6 +29,17 @@ logger = logging.getLogger(__name__)
 
 OUTCOME_JOB = "telephony.campaign.call_completed"
 RETRY_STATUSES = frozenset({"busy", "no-answer"})
+
+
+def is_campaign_call(session: Session, organization_id: uuid.UUID, payload: Mapping[str, Any]) -> bool:
+    """The relevance check: only an outbound call some campaign lead placed gets a job."""
+    if payload.get("direction") != "outbound" or not payload.get("callId"):
+        return False
+    query = sa.select(col(CampaignLead.id)).where(
+        col(CampaignLead.organization_id) == organization_id,
+        col(CampaignLead.call_id) == uuid.UUID(str(payload["callId"])),
+    )
+    return session.scalar(query.limit(1)) is not None
 
 
 def call_completed_job(context: JobContext) -> None:

@@ -123,10 +123,14 @@ def test_a_lead_outside_calling_hours_is_asked_about_again_at_next_allowed_at(
 
 
 def test_a_lead_without_consent_is_blocked_and_compliance_blocked_is_published(
-    client: TestClient, container: Container, twilio: FakeTwilio
+    client: TestClient, container: Container, twilio: FakeTwilio, local_targets: None
 ) -> None:
     org = outbound_org(container)
     enable_speed_to_lead(container, org)
+    # An organization with no endpoint publishes to nobody (no fan-out job): give it one.
+    endpoint = {"url": "http://127.0.0.1:9/hooks", "events": ["lead.created", "compliance.blocked"]}
+    created = client.post("/api/v1/webhook-endpoints", headers=login(client, org), json=endpoint)
+    assert created.status_code == 201, created.text
     _submit(client, org, {"phone": PHONE})
     run_jobs(container)
     assert twilio.calls == []
