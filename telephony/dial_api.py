@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from compliance.audit import Requester
 from compliance.decision import Decision
 from compliance.deps import gate_of, requester_of
+from compliance.events import COMPLIANCE_BLOCKED, blocked_payload
 from compliance.fact_store import CheckRequest
 from compliance.permits import DialPermit, PermitError
 from compliance.service import GateResult, GateUnavailable
@@ -181,6 +182,17 @@ async def _place(
     return await run_in_threadpool(_finish, container, org_id, placement.call_id, sid)
 
 
+def _publish_blocked(
+    container: Container, organization_id: uuid.UUID, lead: Lead, purpose: Purpose, result: GateResult
+) -> None:
+    payload = blocked_payload(
+        result, lead_id=lead.id, phone=lead.phone, channel=Channel.VOICE, purpose=purpose, context="dial"
+    )
+    with tenant_session(container.sessions, organization_id) as session:
+        container.events.publish(session, COMPLIANCE_BLOCKED, payload)
+        session.commit()
+
+
 def _ask_gate(container: Container, principal: Principal, lead: Lead, purpose: Purpose) -> GateResult:
     request = CheckRequest(
         phone=lead.phone, channel=Channel.VOICE, voice=VoiceKind.ARTIFICIAL, purpose=purpose, lead_id=lead.id
@@ -209,6 +221,7 @@ async def dial_lead(
     target = await run_in_threadpool(_target, container, org_id, body.lead_id)
     result = await run_in_threadpool(_ask_gate, container, principal, target.lead, body.purpose)
     if result.permit is None:
+        await run_in_threadpool(_publish_blocked, container, org_id, target.lead, body.purpose, result)
         raise DialBlocked(result)
     placement = await run_in_threadpool(_reserve, container, org_id, target, body.purpose, result.decision_id)
     return await _place(container, runtime.rest, result.permit, placement, target.lead)

@@ -24,6 +24,7 @@ from sqlmodel import col
 
 from compliance.audit import Requester
 from compliance.deps import gate_of
+from compliance.events import COMPLIANCE_BLOCKED, blocked_payload
 from compliance.fact_store import CheckRequest
 from compliance.permits import PermitError
 from compliance.service import GateResult, GateUnavailable
@@ -57,7 +58,6 @@ from webhooks.models import AttemptOutcome, SpeedToLeadAttempt
 logger = logging.getLogger(__name__)
 
 SPEED_TO_LEAD_JOB = "webhooks.speed_to_lead"
-COMPLIANCE_BLOCKED = "compliance.blocked"
 REQUESTER = Requester.system("speed_to_lead")
 CAPACITY_RETRY_SECONDS = 30.0
 MAX_DELAY_SECONDS = 24 * 3600
@@ -121,20 +121,15 @@ def _blocked(container: Container, organization_id: uuid.UUID, lead: Lead, resul
             container.jobs.enqueue(session, SPEED_TO_LEAD_JOB, {"leadId": str(lead.id)}, delay=delay)
         else:
             session.add(_attempt(result, AttemptOutcome.BLOCKED, lead_id=lead.id, detail=reason))
-            container.events.publish(
-                session,
-                COMPLIANCE_BLOCKED,
-                {
-                    "leadId": str(lead.id),
-                    "phone": lead.phone,
-                    "channel": Channel.VOICE.value,
-                    "purpose": Purpose.MARKETING.value,
-                    "decisionId": str(result.decision_id),
-                    "reasons": [{"rule": c.rule, "detail": c.detail} for c in result.decision.blocking],
-                    "nextAllowedAt": None,
-                    "context": "speed_to_lead",
-                },
+            payload = blocked_payload(
+                result,
+                lead_id=lead.id,
+                phone=lead.phone,
+                channel=Channel.VOICE,
+                purpose=Purpose.MARKETING,
+                context="speed_to_lead",
             )
+            container.events.publish(session, COMPLIANCE_BLOCKED, payload)
         session.commit()
 
 

@@ -106,6 +106,8 @@ def test_a_500_lead_campaign_is_compliant_paced_and_bounded(
     headers = login(client, org)
     observer = RecordingObserver()
     outbound_runtime(container).observer = observer
+    container.jobs.registry.register("test.on_blocked", lambda context: None)
+    container.events.subscribe("compliance.blocked", "test.on_blocked")
     campaign_id = _campaign(
         client, headers, callsPerMinute=600, maxConcurrentCalls=20, maxAttempts=2, retryDelayMinutes=10
     )
@@ -167,6 +169,10 @@ def test_a_500_lead_campaign_is_compliant_paced_and_bounded(
     for phone in set(PHONES) - BLOCKED:
         assert rows[phone].status is CampaignLeadStatus.DONE and rows[phone].attempts == dialed[phone]
         assert decisions[rows[phone].decision_id or ""].allowed
+    with system_session(container.sessions) as session:
+        events = list(session.scalars(sa.select(col(Job.payload)).where(col(Job.name) == "test.on_blocked")))
+    assert sorted(e["phone"] for e in events) == sorted(BLOCKED), "each blocked lead is published once"
+    assert {e["context"] for e in events} == {f"campaign:{campaign_id}"}
 
     body = client.get(f"/api/v1/campaigns/{campaign_id}", headers=headers).json()
     classes = Counter(twilio_outcome(phone) for phone in set(PHONES) - BLOCKED)

@@ -13,6 +13,7 @@ from sqlmodel import col
 
 from compliance.models import GateDecision
 from seiketsu.container import Container
+from seiketsu.jobs.models import Job
 from seiketsu.tenancy.scoping import system_session
 from telephony.models import Call, CallDirection, CallOutcome, CallStatus
 from tests.factories import login
@@ -78,6 +79,8 @@ def test_a_blocked_dial_is_a_problem_naming_the_gates_reasons(
     org = outbound_org(container)
     lead_id = add_leads(container, org, [LEAD])[LEAD]
     put_on_dnc(container, org, [LEAD])
+    container.jobs.registry.register("test.on_blocked", lambda context: None)
+    container.events.subscribe("compliance.blocked", "test.on_blocked")
     response = client.post(
         "/api/v1/voice/sessions", headers=login(client, org), json={"leadId": str(lead_id), "purpose": "informational"}
     )
@@ -91,6 +94,11 @@ def test_a_blocked_dial_is_a_problem_naming_the_gates_reasons(
         decision = session.get(GateDecision, problem["decisionId"])
     assert decision is not None and not decision.allowed and decision.purpose == "informational"
     assert twilio.calls == [] and _calls(container) == []
+    with system_session(container.sessions) as session:
+        [event] = session.scalars(sa.select(col(Job.payload)).where(col(Job.name) == "test.on_blocked"))
+    assert event["event"] == "compliance.blocked" and event["context"] == "dial"
+    assert event["decisionId"] == problem["decisionId"] and event["leadId"] == str(lead_id)
+    assert [r["rule"] for r in event["reasons"]] == ["federal.internal_dnc"] and event["channel"] == "voice"
 
 
 def test_twilio_rejecting_the_number_is_a_422_naming_it(
