@@ -36,9 +36,9 @@ def _published(container: Container, name: str) -> list[dict[str, Any]]:
         return list(session.scalars(sa.select(col(Job.payload)).where(col(Job.name) == name)))
 
 
-def _result(outcome: str) -> CallResult:
+def _qualified() -> CallResult:
     return CallResult(
-        outcome=outcome,
+        outcome="qualified",
         transcript=(TranscriptEntry("caller", "I want to sell my condo in Austin next spring.", 0, 3000),),
         qualification=Qualification(intent="sell", area="Austin", property_type="condo", timeline="next spring"),
         turns=(),
@@ -52,14 +52,14 @@ def test_a_qualifying_call_publishes_lead_qualified_once(container: Container) -
     with tenant_session(container.sessions, org.id) as session:
         call = start_inbound_call(session, call_sid="CA" + "2" * 32, caller=CALLER, called=BROKERAGE)
         apply_status(call, CallStatus.IN_PROGRESS, duration=None, now=utcnow())
-        assert record_result(session, container.events, call=call, result=_result("qualified"))
+        assert record_result(session, container.events, call=call, result=_qualified())
         session.commit()
         call_id, lead_id = call.id, call.lead_id
     # a second qualifying call from the same lead: already qualified, nothing new to say
     with tenant_session(container.sessions, org.id) as session:
         again = start_inbound_call(session, call_sid="CA" + "3" * 32, caller=CALLER, called=BROKERAGE)
         apply_status(again, CallStatus.IN_PROGRESS, duration=None, now=utcnow())
-        assert record_result(session, container.events, call=again, result=_result("qualified"))
+        assert record_result(session, container.events, call=again, result=_qualified())
         session.commit()
 
     [event] = _published(container, listener)
