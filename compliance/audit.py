@@ -90,11 +90,15 @@ def write_decisions(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     """Insert audit rows (from ``decision_row``) in one statement."""
     if not rows:
         return
-    if conn.dialect.name == "postgresql":
+    if conn.dialect.name == "postgresql" and len(rows) >= _COPY_FROM:
         _copy_decisions(conn, rows)
         return
     values = [{**row, "checks": [_check_value(c) for c in row["checks"]]} for row in rows]
     conn.execute(sa.insert(table_of(GateDecision)), values)
+
+
+# COPY takes a round trip more than an INSERT: worth it for a batch, not for one decision.
+_COPY_FROM = 20
 
 
 def _copy_decisions(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:

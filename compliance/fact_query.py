@@ -68,15 +68,9 @@ def _sql(postgres: bool) -> str:
         return column if postgres else f"json({column})"
 
     def by_phone(table: str, condition: str = "") -> str:
-        """Rows of ``table`` for the batch's numbers. On PostgreSQL one index probe per number (a lateral
-        subquery the planner cannot flatten), whatever its statistics say: a scan of all of the organization's
-        rows would grow with the audit log and the ledger."""
-        if postgres:
-            return (
-                f"unnest(CAST(:phones AS text[])) AS p(phone) CROSS JOIN LATERAL (SELECT * FROM {table} AS t"
-                f" WHERE t.organization_id = :org AND t.phone = p.phone{condition} OFFSET 0) AS t"
-            )
-        return f"{table} AS t WHERE t.organization_id = :org AND t.phone IN :phones{condition}"
+        # One scan of the organization's rows at worst (a per-number lateral probe is faster with fresh
+        # statistics, but quadratic when stale ones make the planner probe the organization index per number).
+        return f"{table} AS t WHERE t.organization_id = :org AND {one_of('t.phone', 'phones', 'text')}{condition}"
 
     permits = " AND t.permit_expires_at IS NOT NULL AND t.at > :since AND t.at < :until"
     lists = "SELECT l.id, l.name FROM dnc_registry_lists AS l WHERE l.organization_id = :org"
