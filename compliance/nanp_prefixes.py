@@ -16,6 +16,7 @@ from functools import lru_cache
 
 import phonenumbers
 from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, PhoneMetadata
+from phonenumbers.phonenumberutil import _number_type_helper
 
 NANP_E164_SHAPE = re.compile(r"\+1[2-9]\d{9}")
 """The inputs ``nanp_facts`` answers: already E.164, so ``phonenumbers.parse`` would change nothing."""
@@ -62,10 +63,14 @@ def _by_prefix(prefix: str) -> NanpFacts:
 
 def _careful(national: str) -> NanpFacts:
     number = phonenumbers.PhoneNumber(country_code=1, national_number=int(national))
-    number_type = phonenumbers.number_type(number)
+    region = phonenumbers.region_code_for_number(number)
+    # What phonenumbers.number_type computes, without looking for the region a second time.
+    metadata = PhoneMetadata.metadata_for_region_or_calling_code(1, region) if region is not None else None
+    if region is None or metadata is None:
+        return NanpFacts(valid=False, region="ZZ", geographic=False)
+    number_type = _number_type_helper(national, metadata)
     if number_type == phonenumbers.PhoneNumberType.UNKNOWN:
         return NanpFacts(valid=False, region="ZZ", geographic=False)
-    region = phonenumbers.region_code_for_number(number) or "ZZ"
     return NanpFacts(valid=True, region=region, geographic=phonenumbers.is_number_type_geographical(number_type, 1))
 
 
