@@ -67,31 +67,38 @@ def _sql(postgres: bool) -> str:
     def js(column: str) -> str:
         return column if postgres else f"json({column})"
 
-    phones = one_of("{t}.phone", "phones", "text")
+    def by_phone(table: str, condition: str = "") -> str:
+        # One scan of the organization's rows at worst (a per-number lateral probe is faster with fresh
+        # statistics, but quadratic when stale ones make the planner probe the organization index per number).
+        return f"{table} AS t WHERE t.organization_id = :org AND {one_of('t.phone', 'phones', 'text')}{condition}"
+
+    permits = " AND t.permit_expires_at IS NOT NULL AND t.at > :since AND t.at < :until"
     lists = "SELECT l.id, l.name FROM dnc_registry_lists AS l WHERE l.organization_id = :org"
+    if postgres:
+        listed = (
+            f"({lists}) AS l CROSS JOIN LATERAL (SELECT n.number, n.first_listed_on FROM dnc_registry_numbers AS n"
+            " WHERE n.list_id = l.id AND n.number = ANY(CAST(:numbers AS bigint[])) OFFSET 0) AS n"
+        )
+    else:
+        listed = f"({lists}) AS l JOIN dnc_registry_numbers AS n ON n.list_id = l.id WHERE n.number IN :numbers"
     return f"""
 SELECT
   (SELECT {agg("t.id", "t.phone", "t.state", "t.postal_code", "t.last_inquiry_at", "t.last_transaction_at")}
      FROM leads AS t
-    WHERE t.organization_id = :org AND ({one_of("t.id", "lead_ids", "uuid")} OR {phones.format(t="t")})),
-  (SELECT {agg("t.phone", "t.id", "t.action", "t.kind", js("t.channels"), js("t.purposes"), "t.occurred_at",
-               "t.method")}
-     FROM consent_events AS t WHERE t.organization_id = :org AND {phones.format(t="t")}),
-  (SELECT {agg("t.phone", "t.requested_at", "t.source")}
-     FROM dnc_internal AS t WHERE t.organization_id = :org AND {phones.format(t="t")}),
+    WHERE t.organization_id = :org AND ({one_of("t.id", "lead_ids", "uuid")} OR {one_of("t.phone", "phones", "text")})),
+  (SELECT {
+        agg("t.phone", "t.id", "t.action", "t.kind", js("t.channels"), js("t.purposes"), "t.occurred_at", "t.method")
+    }
+     FROM {by_phone("consent_events")}),
+  (SELECT {agg("t.phone", "t.requested_at", "t.source")} FROM {by_phone("dnc_internal")}),
   (SELECT {agg("t.phone", "t.withdrawn_at")}
-     FROM dnc_internal_withdrawals AS t
-    WHERE t.organization_id = :org AND {phones.format(t="t")} AND t.withdrawn_at <= :earliest),
+     FROM {by_phone("dnc_internal_withdrawals", " AND t.withdrawn_at <= :earliest")}),
   (SELECT {agg("t.phone", "t.at", "t.opt_out_confirmation")}
-     FROM compliance_decisions AS t
-    WHERE t.organization_id = :org AND {phones.format(t="t")} AND t.permit_expires_at IS NOT NULL
-      AND t.at > :since AND t.at < :until),
+     FROM {by_phone("compliance_decisions", permits)}),
   (SELECT {agg("l.name", "a.area_code", "a.as_of")}
      FROM ({lists}) AS l JOIN dnc_registry_areas AS a ON a.list_id = l.id
     WHERE {one_of("a.area_code", "area_codes", "text")}),
-  (SELECT {agg("l.name", "n.number", "n.first_listed_on")}
-     FROM ({lists}) AS l JOIN dnc_registry_numbers AS n ON n.list_id = l.id
-    WHERE {one_of("n.number", "numbers", "bigint")})
+  (SELECT {agg("l.name", "n.number", "n.first_listed_on")} FROM {listed})
 """
 
 

@@ -179,7 +179,18 @@ class GateDecision(TenantModel, table=True):
     refuse UPDATE and DELETE). Citations and versions of the rules are in ``RulebookSnapshot``."""
 
     __tablename__ = "compliance_decisions"
-    __table_args__ = (sa.Index("ix_compliance_decisions_org_phone_at", "organization_id", "phone", "at"),)
+    __table_args__ = (
+        sa.Index("ix_compliance_decisions_org_phone_at", "organization_id", "phone", "at"),
+        # The gate's frequency caps read earlier permits only: a small index, whatever the audit log's size.
+        sa.Index(
+            "ix_compliance_decisions_permits",
+            "organization_id",
+            "phone",
+            "at",
+            postgresql_where=sa.text("permit_expires_at IS NOT NULL"),
+            sqlite_where=sa.text("permit_expires_at IS NOT NULL"),
+        ),
+    )
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
     decided_at: datetime = Field(sa_type=UTCDateTime)

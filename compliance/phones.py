@@ -1,7 +1,8 @@
 """Phone numbers: E.164 normalisation, NANP area codes, masking for logs.
 
-``parse_phone`` is the careful path (``phonenumbers``, about 0.1 ms). ``nanp_e164`` is the fast structural
-check used for the tens of millions of lines in a Do-Not-Call registry file.
+``parse_phone_carefully`` is the careful path (``phonenumbers``, about 0.06 ms). ``parse_phone`` gives the same
+answer and, for numbers already in NANP E.164 form, reads it from ``nanp_prefixes`` (memoised per NPA-NXX).
+``nanp_e164`` is the fast structural check used for the tens of millions of lines in a Do-Not-Call registry file.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 import phonenumbers
 
 from compliance.errors import InvalidPhoneNumberError
+from compliance.nanp_prefixes import NANP_E164_SHAPE, nanp_facts
 
 # Regions whose numbers fall under 47 U.S.C. 227: the United States and its NANP territories.
 US_REGIONS = frozenset({"US", "PR", "VI", "GU", "AS", "MP"})
@@ -35,11 +37,26 @@ class PhoneNumber:
         return self.region in US_REGIONS
 
 
+_NOT_VALID = "not a valid phone number"
+
+
 def parse_phone(raw: str, *, default_region: str = "US") -> PhoneNumber:
     """Parse and validate ``raw`` ("(850) 555-0134", "+18505550134", ...).
 
     Raises InvalidPhoneNumberError when ``raw`` is not a valid number.
     """
+    if NANP_E164_SHAPE.fullmatch(raw):
+        facts = nanp_facts(raw)
+        if not facts.valid:
+            raise InvalidPhoneNumberError(_NOT_VALID)
+        return PhoneNumber(
+            e164=raw, region=facts.region, geographic=facts.geographic, area_code=raw[2:5], exchange=raw[5:8]
+        )
+    return parse_phone_carefully(raw, default_region=default_region)
+
+
+def parse_phone_carefully(raw: str, *, default_region: str = "US") -> PhoneNumber:
+    """``parse_phone`` through ``phonenumbers`` alone, whatever the input's form."""
     try:
         parsed = phonenumbers.parse(raw, default_region)
     except phonenumbers.NumberParseException as exc:
@@ -47,7 +64,7 @@ def parse_phone(raw: str, *, default_region: str = "US") -> PhoneNumber:
     # number_type is UNKNOWN exactly when no region's number patterns match: the number is not valid.
     number_type = phonenumbers.number_type(parsed)
     if number_type == phonenumbers.PhoneNumberType.UNKNOWN:
-        raise InvalidPhoneNumberError("not a valid phone number")
+        raise InvalidPhoneNumberError(_NOT_VALID)
     e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
     region = phonenumbers.region_code_for_number(parsed) or "ZZ"
     geographic = phonenumbers.is_number_type_geographical(number_type, parsed.country_code or 0)

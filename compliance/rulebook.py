@@ -89,7 +89,7 @@ class RuleBook:
         )
 
     def meta(self, rule: FederalRule) -> RuleMeta:
-        return self.federal[rule.value]
+        return self.federal[rule]  # a StrEnum member is its value as a key (and skips the ``value`` property)
 
     def rules_for(self, jurisdictions: Iterable[str]) -> tuple[JurisdictionalRule, ...]:
         """Table-driven rules of the federal jurisdiction and of each of ``jurisdictions``, in that order."""

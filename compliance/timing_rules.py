@@ -7,6 +7,9 @@ Each check carries the time constraints it enforces, from which the gate compute
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 from compliance.consent import ConsentKind
 from compliance.context import GateContext
@@ -33,8 +36,14 @@ def check_calling_window(ctx: GateContext, rule: CallingWindowRule) -> TimedChec
         return TimedCheck(rule.meta.check(Verdict.SKIP, f"applies to {rule.scope.describe()}"), ())
     zones = (*ctx.require_zones().zones, *rule.also_in_zones)
     waived = rule.bans_waived_by_consent and ctx.consent.satisfies(ConsentKind.EXPRESS)
+    return _window_check(rule, zones, waived, ctx.at)
+
+
+@lru_cache(maxsize=4096)
+def _window_check(rule: CallingWindowRule, zones: tuple[ZoneInfo, ...], waived: bool, at: datetime) -> TimedCheck:
+    """The window's verdict in ``zones`` at ``at``: a pure function of its arguments, so a batch of calls at one
+    moment computes it once per set of zones."""
     constraints = tuple(ZonedWindow(rule.schedule, zone, honour_bans=not waived) for zone in zones)
-    at = ctx.at
     reasons = [reason for c in constraints if (reason := c.closed_reason(at)) is not None]
     if reasons:
         return TimedCheck(rule.meta.check(Verdict.BLOCK, "; ".join(reasons)), constraints)

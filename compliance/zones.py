@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import phonenumbers
@@ -77,19 +78,39 @@ def number_zones(e164: str) -> tuple[tuple[str, ...], bool]:
     code's single default (or nothing, for a country-level fallback, which names every zone of the NANP).
     """
     table = _prefix_table()
+    if table is None:
+        # phonenumbers no longer exposes its table: take its answer without knowing how precise it was.
+        parsed = phonenumbers.parse(e164)
+        return _known(phonenumbers_timezone.time_zones_for_geographical_number(parsed)), False
     digits = e164.lstrip("+")
-    if table is not None:
-        for length in range(min(len(digits), _longest_prefix()), 0, -1):
-            zones = table.get(digits[:length])
-            if zones is None:
-                continue
-            if length == 1 and digits.startswith("1"):
-                return (), False
-            return _known(zones), length > _AREA_CODE_KEY_LENGTH
-        return (), False
-    # phonenumbers no longer exposes its table: take its answer without knowing how precise it was.
-    parsed = phonenumbers.parse(e164)
-    return _known(phonenumbers_timezone.time_zones_for_geographical_number(parsed)), False
+    if len(digits) == 11 and digits.startswith("1") and digits.isdigit():
+        # No key of a NANP number is longer than _nanp_key_length(): the answer is memoised per that prefix.
+        return _nanp_prefix_zones(digits[: _nanp_key_length()])
+    return _table_zones(table, digits)
+
+
+@lru_cache(maxsize=1 << 16)
+def _nanp_prefix_zones(digits: str) -> tuple[tuple[str, ...], bool]:
+    table = _prefix_table()
+    return _table_zones(table, digits) if table is not None else ((), False)
+
+
+@lru_cache(maxsize=1)
+def _nanp_key_length() -> int:
+    """The longest key of the prefix table for a NANP number ("1" + area code + ...)."""
+    table = _prefix_table() or {}
+    return max((len(key) for key in table if key.startswith("1")), default=1)
+
+
+def _table_zones(table: Mapping[str, tuple[str, ...]], digits: str) -> tuple[tuple[str, ...], bool]:
+    for length in range(min(len(digits), _longest_prefix()), 0, -1):
+        zones = table.get(digits[:length])
+        if zones is None:
+            continue
+        if length == 1 and digits.startswith("1"):
+            return (), False
+        return _known(zones), length > _AREA_CODE_KEY_LENGTH
+    return (), False
 
 
 def _known(zones: tuple[str, ...]) -> tuple[str, ...]:

@@ -84,3 +84,32 @@ def test_every_decision_is_recorded_with_who_asked(client: TestClient, container
         row = rows[result.decision_id]
         assert (row.requested_by_kind, row.requested_by) == ("system", "campaign-7")
         assert row.allowed is result.allowed and row.voice == "live" and row.purpose == "informational"
+
+
+def test_a_batch_recorded_by_copy_keeps_every_check_and_column(
+    client: TestClient, container: Container, org: OrgFixture
+) -> None:
+    gate = install_gate(container)
+    requests = [
+        CheckRequest(
+            phone=NY_PHONE if i % 2 else f"+1212555{i:04d}",
+            channel=Channel.VOICE,
+            voice=VoiceKind.ARTIFICIAL,
+            purpose=Purpose.MARKETING,
+            state="NY",
+            postal_code="10001",
+        )
+        for i in range(30)  # above the size from which the audit rows go in by COPY
+    ]
+    results = gate.check_many(org.id, requests, requester=Requester.system("campaign-8"))
+    with tenant_session(container.sessions, org.id) as session:
+        rows = {row.id: row for row in session.scalars(sa.select(GateDecision))}
+    for request, result in zip(requests, results, strict=True):
+        row = rows[result.decision_id]
+        assert row.checks == [
+            {"rule": c.rule, "result": c.result.value, "detail": c.detail, "version": c.version}
+            for c in result.decision.checks
+        ]
+        assert (row.phone, row.state, row.postal_code, row.voice) == (request.phone, "NY", "10001", "artificial")
+        assert row.allowed is result.allowed and row.next_allowed_at == result.decision.next_allowed_at
+        assert (row.requested_by_kind, row.requested_by, row.permit_expires_at) == ("system", "campaign-8", None)

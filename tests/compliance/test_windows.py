@@ -4,10 +4,16 @@ repeated hour (US rules never do, so these use made-up windows)."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from importlib.resources import files
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from compliance.decision import Verdict
+from compliance.facts import GateFacts
+from compliance.gate import evaluate
+from compliance.rulebook import DATA_FILES, RuleBook
+from compliance.vocabulary import Channel, Purpose, VoiceKind
 from compliance.windows import (
     DailyWindow,
     NotBefore,
@@ -107,3 +113,27 @@ def test_disjoint_windows_have_no_common_moment() -> None:
 def test_window_must_start_before_it_ends() -> None:
     with pytest.raises(ValueError):
         DailyWindow(time(21), time(8))
+
+
+def test_memoised_window_verdicts_are_not_shared_between_rule_books() -> None:
+    """Two rule books with the same rule id but other hours: each verdict comes from its own rule."""
+    shipped = RuleBook.load()
+    texts = {name: (files("compliance") / "data" / name).read_text(encoding="utf-8") for name in DATA_FILES}
+    texts["rules.json"] = texts["rules.json"].replace(
+        '"hours": {"default": ["08:00", "21:00"]}}', '"hours": {"default": ["08:00", "12:00"]}}', 1
+    )
+    edited = RuleBook.from_texts(texts)
+    facts = GateFacts(
+        phone="+12125550134",
+        channel=Channel.VOICE,
+        voice=VoiceKind.LIVE,
+        purpose=Purpose.INFORMATIONAL,
+        at=datetime(2026, 11, 24, 18, 30, tzinfo=UTC),  # a Tuesday, 13:30 in New York
+    )
+
+    def verdict(book: RuleBook) -> Verdict:
+        return next(c.result for c in evaluate(facts, book).checks if c.rule == "US.calling_hours")
+
+    for _ in range(2):
+        assert verdict(shipped) is Verdict.PASS
+        assert verdict(edited) is Verdict.BLOCK

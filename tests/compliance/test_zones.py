@@ -90,3 +90,17 @@ def test_state_of_area_code_and_postal_code(rulebook: RuleBook) -> None:
     assert geography.state_for_area_code("416") is None
     assert geography.state_for_postal_code("73301") == "TX"  # Austin's IRS ZIP inside Oklahoma's range
     assert geography.state_for_postal_code("00901") == "PR"
+
+
+def test_memoised_number_zones_equal_the_table_lookup() -> None:
+    import random
+
+    from compliance.zones import _prefix_table, _table_zones
+
+    table = _prefix_table()
+    assert table is not None
+    rng = random.Random(5)
+    for _ in range(3000):
+        e164 = f"+1{rng.randrange(200, 1000)}{rng.randrange(1000):03d}{rng.randrange(10_000):04d}"
+        assert number_zones(e164) == _table_zones(table, e164[1:]), e164
+    assert number_zones("+442079460958") == _table_zones(table, "442079460958")
