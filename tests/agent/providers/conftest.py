@@ -13,7 +13,7 @@ from agent.providers.pocketsphinx_stt import PocketsphinxSTT
 
 @pytest.fixture(scope="session")
 def piper_voice() -> PiperSentenceVoice:
-    return PiperSentenceVoice.load()
+    return PiperSentenceVoice.load(deterministic=True)
 
 
 @pytest.fixture(scope="session")

@@ -92,3 +92,13 @@ async def test_synthesis_does_not_stall_the_event_loop(piper_tts: PiperTTS):
 
     assert audio
     assert ticks >= 0.3 * elapsed / 0.01  # the loop kept turning while the model ran
+
+
+async def test_a_deterministic_voice_says_a_text_the_same_way_every_time(piper_tts: PiperTTS) -> None:
+    """Simulated callers use it, so that what the recognizer hears does not vary from run to run."""
+
+    async def say(text: str) -> bytes:
+        return b"".join([chunk async for chunk in piper_tts.synthesize(text)])
+
+    first, second = await say("I want to sell my condo next spring."), await say("I want to sell my condo next spring.")
+    assert len(first) > 8000 and first == second
