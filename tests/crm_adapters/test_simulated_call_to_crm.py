@@ -1,0 +1,74 @@
+"""The "done when" over the wire: HubSpot configured through the API, then a simulated phone call (the caller's
+speech through Twilio's media-stream protocol, the local recognizer, the scripted dialog) lands in the fake CRM
+as a contact, a call log and a follow-up task, exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi.testclient import TestClient
+
+from agent.providers.piper_tts import PiperTTS
+from crm_adapters.fake_server import FakeHubSpot
+from seiketsu.container import Container
+from telephony.runtime import twilio_auth_token
+from telephony.simulator import CallResult, SimulatorConfig, script_from_lines, simulate_call
+from telephony.simulator.voices import TextToSpeechVoice
+from tests.factories import login
+from tests.servers import serve
+from tests.telephony.conftest import BROKERAGE_NUMBER, CALLER, voice_org
+
+from .delivery_support import FAKE_BASE, UNIQUE_PROPERTIES, asgi_client, deliveries, run_jobs, use_http
+
+
+def test_a_simulated_call_lands_in_hubspot_exactly_once(client: TestClient, container: Container) -> None:
+    fake = FakeHubSpot(unique_properties=UNIQUE_PROPERTIES)
+    use_http(container, asgi_client(fake.app))
+    org = voice_org(container)
+    created = client.post(
+        "/api/v1/integrations",
+        json={
+            "crmType": "hubspot",
+            "name": "HubSpot",
+            "credentials": {"access_token": fake.access_token},
+            "settings": {"base_url": FAKE_BASE},
+        },
+        headers=login(client, org),
+    )
+    assert created.status_code == 201, created.text
+
+    result = asyncio.run(_call(client, container))
+    assert result.protocol_errors == 0 and result.turns
+
+    run_jobs(container)
+    run_jobs(container)  # a second pass, as after a retry: nothing new
+    [contact] = fake.objects["contacts"].values()
+    assert contact.properties["phone"] == CALLER
+    [logged] = fake.objects["calls"].values()
+    assert logged.properties["hs_call_direction"] == "INBOUND"
+    assert "condo" in logged.properties["hs_call_body"].lower()
+    [task] = fake.objects["tasks"].values()
+    assert logged.associations == task.associations == {("contacts", contact.id)}
+    assert len(fake.created) == 3 and len(deliveries(container, org)) == 1
+
+
+async def _call(client: TestClient, container: Container) -> CallResult:
+    caller_voice = PiperTTS(deterministic=True)
+    try:
+        script = await script_from_lines(
+            ["Hi, I want to sell my condo next spring."], TextToSpeechVoice(caller_voice), reply_timeout=20
+        )
+        async with serve(client.app) as port:  # the app the API calls went to
+            return await simulate_call(
+                SimulatorConfig(
+                    server_url=f"http://127.0.0.1:{port}",
+                    auth_token=twilio_auth_token(container.settings),
+                    from_number=CALLER,
+                    to_number=BROKERAGE_NUMBER,
+                    public_base_url=container.settings.public_base_url,
+                    stream_base_url=f"ws://127.0.0.1:{port}",
+                ),
+                script,
+            )
+    finally:
+        await caller_voice.aclose()
