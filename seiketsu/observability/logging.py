@@ -63,6 +63,7 @@ def configure_logging(level: str) -> None:
     handler._seiketsu = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level)
-    # HTTP clients log every request URL at INFO; ours log what matters themselves.
-    for noisy in ("httpx", "httpx2", "httpcore"):
+    # HTTP clients log every request URL at INFO, and RQ's worker four lines per job; ours log what matters
+    # themselves (a job's failure, retry or death is logged by the job runner).
+    for noisy in ("httpx", "httpx2", "httpcore", "rq.worker"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
