@@ -6,6 +6,8 @@ the resources a request would have.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +28,8 @@ from seiketsu.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from seiketsu.settings import Settings
 from seiketsu.tenancy.scoping import install_scoping
 
+logger = logging.getLogger(__name__)
+
 
 @dataclass
 class Container:
@@ -41,8 +45,15 @@ class Container:
     runner_config: RunnerConfig
     extras: dict[str, Any] = field(default_factory=dict)
     """Resources that domain packages attach when the app factory wires them (keyed by package)."""
+    closers: list[Callable[[], None]] = field(default_factory=list)
+    """What packages stop when the process stops, before the database and Redis connections close (last first)."""
 
     def close(self) -> None:
+        while self.closers:
+            try:
+                self.closers.pop()()
+            except Exception:
+                logger.exception("stopping a package's resource failed")
         self.engine.dispose()
         if self.redis is not None:
             self.redis.close()

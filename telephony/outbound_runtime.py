@@ -12,6 +12,7 @@ import httpx
 from prometheus_client import CollectorRegistry, Histogram
 
 from seiketsu.container import Container
+from telephony.campaigns.dispatch import DialDispatcher
 from telephony.campaigns.pacing import PacingConfig
 from telephony.clock import Clock, SystemClock
 
@@ -64,6 +65,8 @@ class OutboundRuntime:
     clock: Clock = field(default_factory=SystemClock)
     pacing: PacingConfig = field(default_factory=PacingConfig)
     observer: DialObserver | None = None
+    dispatcher: DialDispatcher = field(default_factory=DialDispatcher)
+    """Places the calls each tick reserves, at their slots, off the tick's job."""
     tls: ssl.SSLContext = field(default_factory=httpx.create_ssl_context)
     """The TLS context of the jobs' Twilio clients (see ``telephony.rest_clients``)."""
 

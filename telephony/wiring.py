@@ -30,7 +30,9 @@ logger = logging.getLogger(__name__)
 
 def register(container: Container) -> None:
     container.extras[EXTRAS_KEY] = build_runtime(container.settings, container.metrics.registry)
-    container.extras[OUTBOUND_KEY] = OutboundRuntime(observer=DialMetrics(container.metrics.registry))
+    outbound = OutboundRuntime(observer=DialMetrics(container.metrics.registry))
+    container.extras[OUTBOUND_KEY] = outbound
+    container.closers.append(outbound.dispatcher.close)
     jobs = container.jobs.registry
     jobs.register(TICK_JOB, tick_job)
     jobs.register(OUTCOME_JOB, call_completed_job)

@@ -15,8 +15,9 @@ A tick runs in three steps:
    allowed lead while a line is free. A lead outside its
    calling window goes back to pending until ``nextAllowedAt``; any other block marks it blocked, with the
    decision's id.
-3. **Dispatch**: sleep until each reserved call's slot and place it (``OutboundDialer``, which verifies the
-   permit); Twilio's answer is recorded as it comes, without holding up the next slot.
+3. **Dispatch**: hand the reserved calls to the process's dial dispatcher (``telephony.campaigns.dispatch``) and
+   end the job; the dispatcher sleeps until each reserved call's slot and places it (``OutboundDialer``, which
+   verifies the permit); Twilio's answer is recorded as it comes, without holding up the next slot.
 
 Outcomes come back through ``call.completed`` (``telephony.campaigns.outcomes``).
 """
@@ -114,6 +115,7 @@ async def tick_job(context: JobContext) -> None:
 class CampaignDialer:
     def __init__(self, container: Container) -> None:
         runtime = outbound_runtime(container)
+        self._runtime = runtime
         self._container = container
         self._clock = runtime.clock
         self._pacing: PacingConfig = runtime.pacing
@@ -150,9 +152,20 @@ class CampaignDialer:
         asked = time.perf_counter()
         reserved = self._reserve(plan, results)
         overhead = (planned - started) + (time.perf_counter() - asked)
-        overhead += await self._dispatch(plan, reserved)
+        gate_seconds = asked - planned
+        if not reserved:
+            self._report(dials=0, gate_seconds=gate_seconds, overhead_seconds=overhead)
+            return
+
+        async def dispatch() -> None:
+            spent = await self._dispatch(plan, reserved)
+            self._report(dials=len(reserved), gate_seconds=gate_seconds, overhead_seconds=overhead + spent)
+
+        self._runtime.dispatcher.submit(dispatch)
+
+    def _report(self, *, dials: int, gate_seconds: float, overhead_seconds: float) -> None:
         if self._observer is not None:
-            self._observer.tick(dials=len(reserved), gate_seconds=asked - planned, overhead_seconds=overhead)
+            self._observer.tick(dials=dials, gate_seconds=gate_seconds, overhead_seconds=overhead_seconds)
 
     # --- 1. plan
 

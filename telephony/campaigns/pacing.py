@@ -1,8 +1,9 @@
 """Pacing: when each dial of a campaign is planned, and when its next tick must run. Pure, clock injected.
 
 A campaign dials at ``calls_per_minute``: one slot every ``60 / calls_per_minute`` seconds from a cursor kept in
-the database (``Campaign.next_dial_at``). A tick claims the slots of one short window and sleeps until each
-before dialing, so the dispatch follows the plan rather than the moment a worker happened to pick the tick up.
+the database (``Campaign.next_dial_at``). A tick claims the slots of one short window and hands them to the
+process's dial dispatcher, which sleeps until each before dialing, so the dispatch follows the plan rather than
+the moment a worker happened to pick the tick up.
 The next tick is due ``lead`` before its first slot: late enough not to plan far ahead, early enough for a
 delayed job to be dispatched (the job sweeper runs about once a second) and to ask the gate before the slot.
 """

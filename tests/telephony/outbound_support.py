@@ -293,6 +293,12 @@ def run_jobs(container: Container) -> None:
     """Run every job that is due, with a real RQ worker in burst mode."""
     assert isinstance(container.jobs.dispatcher, RQDispatcher)
     RQWorker(JobRunner(container, container.runner_config), container.jobs.dispatcher).work(burst=True)
+    wait_for_dials(container)
+
+
+def wait_for_dials(container: Container) -> None:
+    """Wait until the dial dispatcher has placed every call the ticks run so far reserved."""
+    assert outbound_runtime(container).dispatcher.wait_idle(timeout=60), "campaign dials still in flight"
 
 
 def drain_jobs(container: Container) -> None:
@@ -302,6 +308,7 @@ def drain_jobs(container: Container) -> None:
     while ids := runner.due(limit=500):
         for job_id in ids:
             runner.run(job_id)
+        wait_for_dials(container)
 
 
 def pending_jobs(container: Container, name: str) -> list[Job]:

@@ -34,6 +34,7 @@ from tests.telephony.outbound_support import (
     outbound_org,
     pending_jobs,
     use_clock,
+    wait_for_dials,
 )
 
 TICK = "telephony.campaign.tick"
@@ -73,6 +74,7 @@ def _race(container: Container) -> None:
     for worker in workers:
         worker.join(60)
     assert not errors, errors
+    wait_for_dials(container)
 
 
 def test_two_workers_racing_on_duplicated_ticks_dial_each_lead_once(
