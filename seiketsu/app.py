@@ -5,6 +5,7 @@ Run with ``uvicorn seiketsu.app:create_app --factory``.
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -41,10 +42,14 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
             worker = InProcessWorker(JobRunner(container, container.runner_config), container.jobs.dispatcher)
             worker.start()
         await start_packages(container)
+        if settings.freeze_gc_after_start:
+            freeze_startup_objects()
         logger.info("seiketsu started (%s jobs)", "in-process" if worker else "RQ")
         try:
             yield
         finally:
+            if settings.freeze_gc_after_start:
+                gc.unfreeze()
             await stop_packages(container)
             if worker is not None:
                 worker.stop()
@@ -62,3 +67,15 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     for router in (health_router, auth_router, tenancy_router, leads_router, jobs_router, *package_routers()):
         app.include_router(router)
     return app
+
+
+def freeze_startup_objects() -> None:
+    """Collect start-up garbage, then move every live object to the collector's permanent generation.
+
+    The modules, the ORM's metadata, the app and the warmed voices are a quarter of a million objects that live
+    as long as the process; a full collection walked them all, stopping the event loop, and so every live call's
+    audio, for 70-135 ms on this machine. Frozen, they are never walked again; what calls allocate is collected
+    as before.
+    """
+    gc.collect()
+    gc.freeze()

@@ -50,6 +50,8 @@ class Settings:
     job_backoff_base_seconds: float = 2.0
     allow_private_webhook_targets: bool = False
     warm_up_voice: bool = True
+    freeze_gc_after_start: bool = True
+    """Once the app has started, move every object that exists then out of the cycle collector's reach."""
     previous_secret_keys: tuple[str, ...] = field(default=(), repr=False)
     """Keys ``SECRET_KEY`` replaced (``SECRET_KEY_PREVIOUS``, comma-separated): still accepted for decryption."""
 
@@ -179,6 +181,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, workdir: Path | None 
         job_backoff_base_seconds=_float(env, "JOB_BACKOFF_BASE_SECONDS", 2.0),
         allow_private_webhook_targets=_bool(env, "ALLOW_PRIVATE_WEBHOOK_TARGETS", False),
         warm_up_voice=_bool(env, "WARM_UP_VOICE", True),
+        freeze_gc_after_start=_bool(env, "FREEZE_GC_AFTER_START", True),
         previous_secret_keys=tuple(
             k.strip() for k in (_optional(env, "SECRET_KEY_PREVIOUS") or "").split(",") if k.strip()
         ),

@@ -12,6 +12,7 @@ import asyncio
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any, cast
 
 from fastapi import APIRouter, WebSocket
@@ -58,14 +59,20 @@ POLICY_VIOLATION = 1008
 class TwilioMediaTransport:
     """The agent's audio path (``agent.CallTransport``) as Twilio Media Stream messages."""
 
-    def __init__(self, websocket: WebSocket, stream_sid: str) -> None:
+    def __init__(
+        self, websocket: WebSocket, stream_sid: str, *, on_first_audio: Callable[[], None] | None = None
+    ) -> None:
         self._websocket = websocket
         self._sid = stream_sid
+        self._on_first_audio = on_first_audio
         self.closed = False
 
     async def send_audio(self, ulaw: bytes) -> None:
         if ulaw:
             await self._send(encode_media(self._sid, ulaw))
+            if self._on_first_audio is not None:
+                self._on_first_audio()
+                self._on_first_audio = None
 
     async def send_mark(self, name: str) -> None:
         await self._send(encode_mark(self._sid, name))
@@ -120,6 +127,7 @@ class MediaStreamHandler:
         start = await self._await_start()
         if start is None:
             return
+        started = time.perf_counter()
         call_id = self._admit(start)
         if call_id is None:
             await self._ws.close(code=POLICY_VIOLATION)
@@ -135,7 +143,10 @@ class MediaStreamHandler:
                 return
         else:
             marking = asyncio.ensure_future(run_in_threadpool(self._mark_started, setup.context))
-        transport = TwilioMediaTransport(self._ws, start.stream_sid)
+        greeting = self._runtime.metrics.greeting
+        transport = TwilioMediaTransport(
+            self._ws, start.stream_sid, on_first_audio=lambda: greeting.observe(time.perf_counter() - started)
+        )
         actions = TwilioCallActions(
             container=self._container, context=setup.context, rest=self._runtime.rest, close_stream=transport.close
         )

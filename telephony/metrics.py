@@ -8,6 +8,7 @@ from agent.records import CallResult
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0)
 _LAG_BUCKETS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
+_GREETING_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.035, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5)
 _STAGES = (
     "endpointing_ms",
     "stt_final_ms",
@@ -32,6 +33,12 @@ class CallMetrics:
             "seiketsu_media_frame_lag_seconds",
             "How late a caller audio message is handled, against its media timestamp",
             buckets=_LAG_BUCKETS,
+            registry=registry,
+        )
+        self.greeting = Histogram(
+            "seiketsu_greeting_latency_seconds",
+            "From the stream's start message to the greeting's first audio message sent",
+            buckets=_GREETING_BUCKETS,
             registry=registry,
         )
         self.turn_latency = Histogram(

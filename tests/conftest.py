@@ -57,6 +57,7 @@ def make_settings(**overrides: object) -> Settings:
         twilio_api_base_url="https://api.twilio.test",
         job_backoff_base_seconds=0.0,
         warm_up_voice=False,
+        freeze_gc_after_start=False,  # hundreds of apps a run: frozen objects would never be collected
     )
     return replace(base, **overrides)  # type: ignore[arg-type]
 
