@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import multiprocessing
 import os
 import random
 import re
@@ -20,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -169,7 +171,7 @@ def _script(utterances: list[Utterance], turns: int, barge_in: bool) -> list[Ste
     return steps
 
 
-async def _wave(server: ServerProcess, config: SimulatorConfig, script: list[Step], calls: int, stagger: float) -> Wave:
+async def _calls(config: SimulatorConfig, script: list[Step], calls: int, stagger: float) -> list[CallResult | str]:
     async def one(delay: float) -> CallResult | str:
         await asyncio.sleep(delay)
         try:
@@ -177,8 +179,31 @@ async def _wave(server: ServerProcess, config: SimulatorConfig, script: list[Ste
         except Exception as exc:
             return f"{type(exc).__name__}: {exc}"
 
+    return list(await asyncio.gather(*(one(random.uniform(0, stagger)) for _ in range(calls))))
+
+
+def _calls_in_child(config: SimulatorConfig, script: list[Step], calls: int, stagger: float) -> list[CallResult | str]:
+    """One caller process's share of a wave."""
+    gc.collect()
+    gc.freeze()  # the simulator's own full collections would show as the server's latency
+    return asyncio.run(_calls(config, script, calls, stagger))
+
+
+async def _wave(
+    server: ServerProcess,
+    callers: ProcessPoolExecutor,
+    shares: list[int],
+    config: SimulatorConfig,
+    script: list[Step],
+    stagger: float,
+) -> Wave:
+    """One wave of calls, played by the caller processes (``shares``: how many calls each plays)."""
+    loop = asyncio.get_running_loop()
     cpu0, t0 = server.cpu_seconds(), time.monotonic()
-    outcomes = await asyncio.gather(*(one(random.uniform(0, stagger)) for _ in range(calls)))
+    parts = await asyncio.gather(
+        *(loop.run_in_executor(callers, _calls_in_child, config, script, n, stagger) for n in shares)
+    )
+    outcomes = [outcome for part in parts for outcome in part]
     return Wave(
         results=[o for o in outcomes if not isinstance(o, str)],
         cpu_seconds=server.cpu_seconds() - cpu0,
@@ -259,7 +284,7 @@ def _report(waves: list[Wave], *, calls: int, metrics: str, overheads: list[floa
 
 
 async def _run(
-    env: dict[str, str], server: ServerProcess, *, calls: int, turns: int, soak: float, local: bool
+    env: dict[str, str], server: ServerProcess, *, calls: int, turns: int, soak: float, local: bool, processes: int
 ) -> dict[str, Any]:
     settings = load_settings(env)
     config = SimulatorConfig(
@@ -272,13 +297,15 @@ async def _run(
         max_duration=120,
     )
     script = _script(await _utterances(natural=local), turns, barge_in=True)
-    gc.collect()
-    gc.freeze()  # the simulator's own full collections would show as the server's latency
     rss_start = server.rss_mb()
-    waves = [await _wave(server, config, script, calls, stagger=min(2.0, calls * 0.02))]
-    deadline = time.monotonic() + soak
-    while time.monotonic() < deadline:
-        waves.append(await _wave(server, config, script, calls, stagger=min(2.0, calls * 0.02)))
+    shares = [calls // processes + (1 if i < calls % processes else 0) for i in range(processes)]
+    shares = [n for n in shares if n]
+    stagger = min(2.0, calls * 0.02)
+    with ProcessPoolExecutor(len(shares), mp_context=multiprocessing.get_context("spawn")) as callers:
+        waves = [await _wave(server, callers, shares, config, script, stagger)]
+        deadline = time.monotonic() + soak
+        while time.monotonic() < deadline:
+            waves.append(await _wave(server, callers, shares, config, script, stagger))
     async with httpx.AsyncClient() as client:
         metrics = (await client.get(server.base_url + "/metrics")).text
     return _report(waves, calls=calls, metrics=metrics, overheads=_overheads(env), rss_start=rss_start)
@@ -291,6 +318,12 @@ async def _run(
 @click.option("--dialog-ms", default=200, show_default=True)
 @click.option("--tts-ms", default=100, show_default=True)
 @click.option("--local", is_flag=True, help="use the real local providers (pocketsphinx, scripted dialog, Piper)")
+@click.option(
+    "--caller-processes",
+    default=2,
+    show_default=True,
+    help="processes playing the callers (one Python process cannot keep 100 callers in real time)",
+)
 @click.option("--soak", default=0.0, show_default=True, help="seconds of back-to-back waves after the first")
 @click.option("--database-url", default=None, help="an empty database to use (default: a temporary SQLite file)")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None)
@@ -301,6 +334,7 @@ def command(
     dialog_ms: int,
     tts_ms: int,
     local: bool,
+    caller_processes: int,
     soak: float,
     database_url: str | None,
     json_path: Path | None,
@@ -326,10 +360,13 @@ def command(
         _prepare(env)
         process, server = _start_server(env, port)
         try:
-            report = asyncio.run(_run(env, server, calls=calls, turns=turns, soak=soak, local=local))
+            report = asyncio.run(
+                _run(env, server, calls=calls, turns=turns, soak=soak, local=local, processes=caller_processes)
+            )
         finally:
             process.terminate()
             process.wait(10)
+    report["caller_processes"] = caller_processes
     report["providers"] = "local" if local else f"fixed stt={stt_ms}ms dialog={dialog_ms}ms tts={tts_ms}ms"
     for key, value in report.items():
         click.echo(f"{key:>28}: {value}")

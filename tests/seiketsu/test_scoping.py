@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import gc
+
 import pytest
 import sqlalchemy as sa
 from sqlmodel import col
@@ -63,3 +65,30 @@ def test_rows_are_stamped_with_the_scope_and_cannot_be_written_elsewhere(contain
         session.add(Lead(phone="+15125550104", organization_id=b.id))  # type: ignore[attr-defined]
         with pytest.raises(TenancyError):
             session.commit()
+
+
+def test_alternating_scopes_on_one_factory_each_see_their_own_rows(container: Container) -> None:
+    a, b = _leads(container)
+    for _ in range(3):  # the criteria of each organization are built once and reused
+        for org, name in ((a, "Ann"), (b, "Bob")):
+            with tenant_session(container.sessions, org.id) as session:  # type: ignore[attr-defined]
+                assert [lead.first_name for lead in session.scalars(sa.select(Lead))] == [name]
+
+
+def test_scoped_statements_leave_nothing_for_the_cycle_collector(container: Container) -> None:
+    a, _ = _leads(container)
+
+    def statements(count: int) -> None:
+        for _ in range(count):
+            with tenant_session(container.sessions, a.id) as session:  # type: ignore[attr-defined]
+                session.scalars(sa.select(Lead).where(col(Lead.phone) == "+15125550101")).one()
+
+    statements(20)  # compile and cache first
+    gc.collect()
+    gc.disable()
+    try:
+        statements(200)
+        left = gc.collect()
+    finally:
+        gc.enable()
+    assert left < 200  # under one a statement; building the criteria per statement left about 120 each
