@@ -172,14 +172,16 @@ def _script(utterances: list[Utterance], turns: int, barge_in: bool) -> list[Ste
 
 
 async def _calls(config: SimulatorConfig, script: list[Step], calls: int, stagger: float) -> list[CallResult | str]:
-    async def one(delay: float) -> CallResult | str:
-        await asyncio.sleep(delay)
-        try:
-            return await simulate_call(config, script)
-        except Exception as exc:
-            return f"{type(exc).__name__}: {exc}"
+    async with httpx.AsyncClient(timeout=config.open_timeout) as http:  # one client: no TLS set-up per call
 
-    return list(await asyncio.gather(*(one(random.uniform(0, stagger)) for _ in range(calls))))
+        async def one(delay: float) -> CallResult | str:
+            await asyncio.sleep(delay)
+            try:
+                return await simulate_call(config, script, http=http)
+            except Exception as exc:
+                return f"{type(exc).__name__}: {exc}"
+
+        return list(await asyncio.gather(*(one(random.uniform(0, stagger)) for _ in range(calls))))
 
 
 def _calls_in_child(config: SimulatorConfig, script: list[Step], calls: int, stagger: float) -> list[CallResult | str]:
@@ -272,6 +274,7 @@ def _report(waves: list[Wave], *, calls: int, metrics: str, overheads: list[floa
         "overhead_p99_ms": percentile(overheads, 99),
         "barge_in_p50_ms": (percentile(barge, 50) or 0) * 1000,
         "barge_in_p95_ms": (percentile(barge, 95) or 0) * 1000,
+        "caller_send_lag_p99_ms": (percentile([r.max_send_lag for r in results], 99) or 0) * 1000,
         "frame_lag_p99_ms_at_most": _quantile_ms(metrics, "seiketsu_media_frame_lag_seconds", 0.99),
         "frames_sent": frames_sent,
         "frames_received": int(float(frames_in.group(1))) if frames_in else None,
