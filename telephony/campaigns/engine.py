@@ -105,11 +105,11 @@ class _Reserved:
     permit: DialPermit
 
 
-async def tick_job(context: JobContext) -> None:
+def tick_job(context: JobContext) -> None:
     """The ``telephony.campaign.tick`` job."""
     payload = context.payload
     dialer = CampaignDialer(context.container)
-    await dialer.tick(context.organization_id, uuid.UUID(str(payload["campaignId"])), int(payload["seq"]))
+    dialer.tick(context.organization_id, uuid.UUID(str(payload["campaignId"])), int(payload["seq"]))
 
 
 class CampaignDialer:
@@ -122,7 +122,7 @@ class CampaignDialer:
         self._observer = runtime.observer
         self._tls = runtime.tls
 
-    async def tick(self, organization_id: uuid.UUID, campaign_id: uuid.UUID, seq: int) -> None:
+    def tick(self, organization_id: uuid.UUID, campaign_id: uuid.UUID, seq: int) -> None:
         started = time.perf_counter()
         plan = self._plan(organization_id, campaign_id, seq)
         if plan is None or not plan.claims:
