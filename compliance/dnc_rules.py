@@ -23,11 +23,11 @@ NATIONAL_COPY_MAX_AGE_DAYS = 31
 
 def check_internal_dnc(ctx: GateContext) -> Check:
     """The organization's own list blocks every call and text, from the moment of the request."""
-    meta = ctx.rulebook.meta(FederalRule.INTERNAL_DNC)
     entry = ctx.facts.internal_dnc
     if entry is not None:
+        meta = ctx.rulebook.meta(FederalRule.INTERNAL_DNC)
         return meta.check(Verdict.BLOCK, f"on the internal Do-Not-Call list since {entry.listed_at.isoformat()}")
-    return meta.check(Verdict.PASS, "not on the internal Do-Not-Call list")
+    return ctx.fixed(FederalRule.INTERNAL_DNC, Verdict.PASS, "not on the internal Do-Not-Call list")
 
 
 def check_national_dnc(ctx: GateContext) -> Check:
@@ -53,8 +53,8 @@ def check_registry_copy(ctx: GateContext) -> Check:
 
 
 def check_state_dnc(ctx: GateContext, rule: StateDncListRule) -> Check:
-    if not _covers(ctx, rule):
-        return rule.meta.check(Verdict.SKIP, f"applies to {rule.scope.describe()}")
+    if not ctx.covers(rule):
+        return ctx.out_of_scope(rule)
     return _registry_check(
         ctx,
         meta=rule.meta,
@@ -65,8 +65,8 @@ def check_state_dnc(ctx: GateContext, rule: StateDncListRule) -> Check:
 
 
 def check_ebr_required(ctx: GateContext, rule: EbrRequiredRule) -> Check:
-    if not _covers(ctx, rule):
-        return rule.meta.check(Verdict.SKIP, f"applies to {rule.scope.describe()}")
+    if not ctx.covers(rule):
+        return ctx.out_of_scope(rule)
     if ctx.ebr.active:
         return rule.meta.check(Verdict.PASS, f"established business relationship: {ctx.ebr.detail}")
     return rule.meta.check(Verdict.BLOCK, f"needs an established business relationship: {ctx.ebr.detail}")
@@ -93,9 +93,7 @@ def _registry_check(ctx: GateContext, *, meta: RuleMeta, registry: str, label: s
         )
     reasons = []
     if written_at is not None and registered is None:
-        reasons.append(
-            f"registration date unknown, so written consent of {written_on} cannot be shown to postdate it"
-        )
+        reasons.append(f"registration date unknown, so written consent of {written_on} cannot be shown to postdate it")
     elif written_at is not None:
         reasons.append(f"written consent of {written_on} does not postdate registration on {registered}")
     if ctx.ebr.active:
@@ -113,8 +111,3 @@ def _freshness(ctx: GateContext, *, meta: RuleMeta, listing: CombinedListing, ma
             f"registry copy of {listing.copy_as_of} is {age} days old (at most {max_age}): stale, cannot be relied on",
         )
     return meta.check(Verdict.PASS, f"not listed in the copy of {listing.copy_as_of} ({age} days old)")
-
-
-def _covers(ctx: GateContext, rule: StateDncListRule | EbrRequiredRule) -> bool:
-    facts = ctx.facts
-    return rule.scope.covers(channel=facts.channel, voice=facts.voice, purpose=facts.purpose, on=ctx.at.date())
