@@ -82,7 +82,9 @@ def _registry_check(ctx: GateContext, *, meta: RuleMeta, registry: str, label: s
     if not listing.listed:
         if max_age is not None:
             return _freshness(ctx, meta=meta, listing=listing, max_age=max_age)
-        return meta.check(Verdict.PASS, f"not on the {label} (copy of {listing.copy_as_of})")
+        return ctx.rulebook.memo.get(
+            ("not_listed", meta.rule_id, label, listing.copy_as_of), _not_listed, meta, label, listing
+        )
     written_at = ctx.consent.granted_at(ConsentKind.WRITTEN)
     written_on = written_at.astimezone(UTC).date() if written_at is not None else None
     registered = listing.registered_on
@@ -103,8 +105,19 @@ def _registry_check(ctx: GateContext, *, meta: RuleMeta, registry: str, label: s
     return meta.check(Verdict.BLOCK, f"on the {label} (copy of {listing.copy_as_of}); {'; '.join(reasons)}")
 
 
+def _not_listed(meta: RuleMeta, label: str, listing: CombinedListing) -> Check:
+    return meta.check(Verdict.PASS, f"not on the {label} (copy of {listing.copy_as_of})")
+
+
 def _freshness(ctx: GateContext, *, meta: RuleMeta, listing: CombinedListing, max_age: int) -> Check:
     age = (ctx.at.date() - listing.copy_as_of).days
+    return ctx.rulebook.memo.get(
+        ("freshness", meta.rule_id, listing.copy_as_of, age, max_age), _fresh, meta, listing, age, max_age
+    )
+
+
+def _fresh(meta: RuleMeta, listing: CombinedListing, age: int, max_age: int) -> Check:
+    """A function of the copy's date, its age and the age allowed."""
     if age > max_age:
         return meta.check(
             Verdict.BLOCK,

@@ -13,6 +13,7 @@ from hypothesis import given
 from compliance.context import _place, place_of
 from compliance.decision import Decision
 from compliance.errors import InvalidPhoneNumberError
+from compliance.fact_store import _listing
 from compliance.facts import NATIONAL_REGISTRY, Address, GateFacts, RegistryListing
 from compliance.gate import evaluate
 from compliance.memo import Memo
@@ -107,3 +108,11 @@ def _parsed(raw: str) -> PhoneNumber | None:
         return parse_phone(raw)
     except InvalidPhoneNumberError:
         return None
+
+
+def test_shared_registry_listings_equal_fresh_ones() -> None:
+    day = datetime(2026, 11, 24, tzinfo=UTC).date()
+    for first in (None, day - timedelta(days=400)):
+        shared = _listing(NATIONAL_REGISTRY, day, first)
+        assert shared == RegistryListing(NATIONAL_REGISTRY, first is not None, day, first)
+        assert _listing(NATIONAL_REGISTRY, day, first) is shared
