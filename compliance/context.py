@@ -11,7 +11,7 @@ from compliance.consent import ConsentKind, EffectiveConsent, effective_consent
 from compliance.decision import Check, Verdict
 from compliance.ebr import EbrStatus, ebr_status
 from compliance.errors import InvalidPhoneNumberError, MissingFactError
-from compliance.facts import Address, GateFacts
+from compliance.facts import Address, GateFacts, RegistryListing
 from compliance.geography import Geography
 from compliance.phones import PhoneNumber, parse_phone
 from compliance.rulebook import RuleBook
@@ -111,18 +111,22 @@ class GateContext:
 
     def listing(self, registry: str) -> CombinedListing | None:
         copies = [r for r in self.facts.registry_listings if r.registry == registry]
-        if not copies:
-            return None
-        registrations = [c.registered_on for c in copies if c.registered_on is not None]
-        return CombinedListing(
-            listed=any(c.listed for c in copies),
-            copy_as_of=max(c.copy_as_of for c in copies),
-            registered_on=max(registrations) if registrations else None,
-        )
+        if len(copies) == 1:  # the usual case, one value per copy (``_combined`` reads the copy alone)
+            return self.rulebook.memo.get(("listing", copies[0]), _combined, copies)
+        return _combined(copies) if copies else None
 
     def dnc_requested_at(self) -> datetime | None:
         entry = self.facts.internal_dnc
         return entry.listed_at if entry is not None else None
+
+
+def _combined(copies: list[RegistryListing]) -> CombinedListing:
+    registrations = [c.registered_on for c in copies if c.registered_on is not None]
+    return CombinedListing(
+        listed=any(c.listed for c in copies),
+        copy_as_of=max(c.copy_as_of for c in copies),
+        registered_on=max(registrations) if registrations else None,
+    )
 
 
 def _out_of_scope(rule: JurisdictionalRule) -> Check:

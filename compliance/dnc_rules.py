@@ -31,9 +31,9 @@ def check_internal_dnc(ctx: GateContext) -> Check:
 
 
 def check_national_dnc(ctx: GateContext) -> Check:
-    meta = ctx.rulebook.meta(FederalRule.NATIONAL_DNC)
     if not ctx.is_marketing:
-        return meta.check(Verdict.SKIP, "binds telephone solicitations only")
+        return ctx.fixed(FederalRule.NATIONAL_DNC, Verdict.SKIP, "binds telephone solicitations only")
+    meta = ctx.rulebook.meta(FederalRule.NATIONAL_DNC)
     return _registry_check(ctx, meta=meta, registry=NATIONAL_REGISTRY, label="National DNC Registry", max_age=None)
 
 
@@ -41,14 +41,18 @@ def check_registry_copy(ctx: GateContext) -> Check:
     """A marketing call that relies on the number's absence from the registry needs a copy at most 31 days old."""
     meta = ctx.rulebook.meta(FederalRule.REGISTRY_COPY)
     if not ctx.is_marketing:
-        return meta.check(Verdict.SKIP, "binds telephone solicitations only")
+        return ctx.fixed(FederalRule.REGISTRY_COPY, Verdict.SKIP, "binds telephone solicitations only")
     if ctx.is_live_call and ctx.ebr.active:
-        return meta.check(Verdict.SKIP, "registry not relied on: established business relationship")
+        return ctx.fixed(
+            FederalRule.REGISTRY_COPY, Verdict.SKIP, "registry not relied on: established business relationship"
+        )
     listing = ctx.listing(NATIONAL_REGISTRY)
     if listing is None:
-        return meta.check(Verdict.SKIP, "no registry copy supplied (the registry check blocks)")
+        return ctx.fixed(
+            FederalRule.REGISTRY_COPY, Verdict.SKIP, "no registry copy supplied (the registry check blocks)"
+        )
     if listing.listed:
-        return meta.check(Verdict.SKIP, "number listed: the registry check decides")
+        return ctx.fixed(FederalRule.REGISTRY_COPY, Verdict.SKIP, "number listed: the registry check decides")
     return _freshness(ctx, meta=meta, listing=listing, max_age=NATIONAL_COPY_MAX_AGE_DAYS)
 
 
