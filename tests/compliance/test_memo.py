@@ -16,10 +16,11 @@ from compliance.errors import InvalidPhoneNumberError
 from compliance.fact_store import _listing
 from compliance.facts import NATIONAL_REGISTRY, Address, GateFacts, RegistryListing
 from compliance.gate import evaluate
+from compliance.ledger import ledger_event
 from compliance.memo import Memo
 from compliance.phones import PhoneNumber, parse_phone
 from compliance.rulebook import RuleBook
-from compliance.vocabulary import Channel, Purpose, VoiceKind
+from compliance.vocabulary import Channel, ConsentChannel, Purpose, VoiceKind
 from tests.compliance.test_gate_properties import PHONES, SETTINGS, STATES, gate_facts
 
 P = ParamSpec("P")
@@ -116,3 +117,14 @@ def test_shared_registry_listings_equal_fresh_ones() -> None:
         shared = _listing(NATIONAL_REGISTRY, day, first)
         assert shared == RegistryListing(NATIONAL_REGISTRY, first is not None, day, first)
         assert _listing(NATIONAL_REGISTRY, day, first) is shared
+
+
+def test_shared_consent_scopes_equal_fresh_ones() -> None:
+    at = datetime(2026, 11, 24, tzinfo=UTC)
+    for channels, purposes in ((["sms", "live_call"], ["marketing"]), (["artificial_voice_call"], ["informational"])):
+        for _ in range(2):  # the second reading comes from the memo
+            event = ledger_event(
+                event_id="e", action="grant", kind="prior_express", channels=channels, purposes=purposes, occurred_at=at
+            )
+            assert event.channels == frozenset(ConsentChannel(c) for c in channels)
+            assert event.purposes == frozenset(Purpose(p) for p in purposes)
