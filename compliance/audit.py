@@ -108,10 +108,19 @@ def _copy_decisions(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     driver = conn.connection.driver_connection
     if driver is None:
         raise RuntimeError("the connection is closed")
+    # Decisions share check objects (the gate memoises them): each is encoded once per call, found by identity
+    # (every check stays alive in ``rows`` meanwhile).
+    encoded: dict[int, str] = {}
     with driver.cursor() as cursor, cursor.copy(statement) as copy:
         for row in rows:
             values = list(row.values())
-            values[checks] = "[" + ", ".join(_check_json(c) for c in values[checks]) + "]"
+            parts = []
+            for check in values[checks]:
+                text = encoded.get(id(check))
+                if text is None:
+                    text = encoded[id(check)] = _check_json(check)
+                parts.append(text)
+            values[checks] = "[" + ", ".join(parts) + "]"
             copy.write_row(values)
 
 

@@ -7,7 +7,7 @@ so a revocation made at the same instant as a grant wins.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -99,10 +99,15 @@ class EffectiveConsent:
         return "; ".join(parts) or "no consent on record"
 
 
+NO_CONSENT = EffectiveConsent(status=ConsentStatus.NONE)
+
+
 def effective_consent(
-    events: Iterable[ConsentEvent], *, channel: ConsentChannel, purpose: Purpose, at: datetime
+    events: Collection[ConsentEvent], *, channel: ConsentChannel, purpose: Purpose, at: datetime
 ) -> EffectiveConsent:
     """The consent in force for ``channel`` and ``purpose`` at ``at``; events after ``at`` are ignored."""
+    if not events:
+        return NO_CONSENT
     relevant = sorted((e for e in events if e.at <= at and e.covers(channel, purpose)), key=ConsentEvent.order_key)
     express_at: datetime | None = None
     written_at: datetime | None = None

@@ -45,10 +45,10 @@ def check_reassigned_number(ctx: GateContext) -> Check:
     meta = ctx.rulebook.meta(FederalRule.REASSIGNED_NUMBERS)
     consent_at = ctx.consent.granted_at(ctx.needed_consent or ConsentKind.EXPRESS)
     if consent_at is None:
-        return meta.check(Verdict.SKIP, "no consent relied upon")
+        return ctx.fixed(FederalRule.REASSIGNED_NUMBERS, Verdict.SKIP, "no consent relied upon")
     result = ctx.facts.reassigned_number
     if result is None:
-        return meta.check(Verdict.SKIP, "database not queried (no safe harbor claimed)")
+        return ctx.fixed(FederalRule.REASSIGNED_NUMBERS, Verdict.SKIP, "database not queried (no safe harbor claimed)")
     consent_day = consent_at.astimezone(UTC).date()
     if result.queried_since > consent_day:
         return meta.check(

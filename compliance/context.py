@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import TypeVar
 
 from compliance.consent import ConsentKind, EffectiveConsent, effective_consent
+from compliance.decision import Check, Verdict
 from compliance.ebr import EbrStatus, ebr_status
 from compliance.errors import InvalidPhoneNumberError, MissingFactError
 from compliance.facts import Address, GateFacts, RegistryListing
 from compliance.geography import Geography
 from compliance.phones import PhoneNumber, parse_phone
 from compliance.rulebook import RuleBook
+from compliance.rules import FederalRule, JurisdictionalRule
 from compliance.vocabulary import Channel, ConsentChannel, Purpose, VoiceKind, consent_channel_for
-from compliance.zones import CandidateZones, candidate_zones
+from compliance.zones import CandidateZones, candidate_zones, number_zones
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,25 +34,40 @@ class CombinedListing:
 
 
 @dataclass(frozen=True, slots=True)
+class Place:
+    """Where the called party may be: a function of the number's zone prefix and area code and of the address."""
+
+    states: tuple[str, ...]
+    """Address state(s) and the area code's state: every state whose rules apply."""
+    zones: CandidateZones | None
+    zones_error: str | None
+    key: tuple[Hashable, ...]
+    """The memo key this place was computed for: answers that depend on nothing else are memoised under it."""
+
+
+@dataclass(frozen=True, slots=True)
 class GateContext:
     facts: GateFacts
     rulebook: RuleBook
+    at: datetime
+    """The moment of the call, in UTC."""
     phone: PhoneNumber | None
     phone_error: str | None
-    states: tuple[str, ...]
-    """Address state(s) and the area code's state: every state whose rules apply."""
+    place: Place
     consent_channel: ConsentChannel
     consent: EffectiveConsent
     needed_consent: ConsentKind | None
     """What this call needs under 47 CFR 64.1200(a); None for live calls, which need none."""
     ebr: EbrStatus
-    zones: CandidateZones | None
-    zones_error: str | None
 
     @property
-    def at(self) -> datetime:
-        """The moment of the call, in UTC."""
-        return self.facts.at.astimezone(UTC)
+    def states(self) -> tuple[str, ...]:
+        """Address state(s) and the area code's state: every state whose rules apply."""
+        return self.place.states
+
+    @property
+    def zones(self) -> CandidateZones | None:
+        return self.place.zones
 
     @property
     def is_marketing(self) -> bool:
@@ -56,32 +77,60 @@ class GateContext:
     def is_live_call(self) -> bool:
         return self.facts.channel is Channel.VOICE and self.facts.voice is VoiceKind.LIVE
 
+    def covers(self, rule: JurisdictionalRule) -> bool:
+        """Whether ``rule``'s scope governs this call or text."""
+        facts = self.facts
+        return rule.scope.covers(channel=facts.channel, voice=facts.voice, purpose=facts.purpose, on=self.at.date())
+
+    def out_of_scope(self, rule: JurisdictionalRule) -> Check:
+        """The check of a rule whose scope does not cover this call or text."""
+        meta = rule.meta
+        return self.rulebook.memo.get(("out_of_scope", meta.rule_id), _out_of_scope, rule)
+
+    def per_place(self, name: str, compute: Callable[[], T]) -> T:
+        """``compute()``, memoised per place: it must depend on nothing but the place (and the rule book)."""
+        return self.rulebook.memo.get((name, self.place.key), compute)
+
+    def fixed(self, rule: FederalRule, verdict: Verdict, detail: str) -> Check:
+        """A check whose detail is a constant, built once per rule book."""
+        meta = self.rulebook.meta(rule)
+        return self.rulebook.memo.get(("fixed", rule, verdict, detail), meta.check, verdict, detail)
+
     def require_phone(self) -> PhoneNumber:
         if self.phone is None:
             raise MissingFactError(f"no valid phone number ({self.phone_error})")
         return self.phone
 
     def require_zones(self) -> CandidateZones:
-        if self.zones is None:
-            raise MissingFactError(f"time zones unknown ({self.zones_error})")
-        if not self.zones.zones:
+        zones = self.place.zones
+        if zones is None:
+            raise MissingFactError(f"time zones unknown ({self.place.zones_error})")
+        if not zones.zones:
             raise MissingFactError("no time zone known for the called party: no address and a non-geographic number")
-        return self.zones
+        return zones
 
     def listing(self, registry: str) -> CombinedListing | None:
-        copies: list[RegistryListing] = [r for r in self.facts.registry_listings if r.registry == registry]
-        if not copies:
-            return None
-        registrations = [c.registered_on for c in copies if c.registered_on is not None]
-        return CombinedListing(
-            listed=any(c.listed for c in copies),
-            copy_as_of=max(c.copy_as_of for c in copies),
-            registered_on=max(registrations) if registrations else None,
-        )
+        copies = [r for r in self.facts.registry_listings if r.registry == registry]
+        if len(copies) == 1:  # the usual case, one value per copy (``_combined`` reads the copy alone)
+            return self.rulebook.memo.get(("listing", copies[0]), _combined, copies)
+        return _combined(copies) if copies else None
 
     def dnc_requested_at(self) -> datetime | None:
         entry = self.facts.internal_dnc
         return entry.listed_at if entry is not None else None
+
+
+def _combined(copies: list[RegistryListing]) -> CombinedListing:
+    registrations = [c.registered_on for c in copies if c.registered_on is not None]
+    return CombinedListing(
+        listed=any(c.listed for c in copies),
+        copy_as_of=max(c.copy_as_of for c in copies),
+        registered_on=max(registrations) if registrations else None,
+    )
+
+
+def _out_of_scope(rule: JurisdictionalRule) -> Check:
+    return rule.meta.check(Verdict.SKIP, f"applies to {rule.scope.describe()}")
 
 
 def states_of_address(address: Address, geography: Geography) -> tuple[str, ...]:
@@ -109,23 +158,6 @@ def build_context(facts: GateFacts, rulebook: RuleBook) -> GateContext:
         phone = parse_phone(facts.phone)
     except InvalidPhoneNumberError as exc:
         phone_error = str(exc)
-    geography = rulebook.geography
-    address_states = states_of_address(facts.address, geography)
-    states = applicable_states(phone, facts.address, geography)
-    zones: CandidateZones | None = None
-    zones_error: str | None = None
-    if phone is not None:
-        try:
-            zones = candidate_zones(
-                phone,
-                address_states=address_states,
-                postal_code=facts.address.postal_code,
-                geography=geography,
-            )
-        except KeyError as exc:
-            zones_error = f"unknown address state {exc.args[0]!r}"
-    else:
-        zones_error = "no valid phone number"
     consent_channel = consent_channel_for(facts.channel, facts.voice)
     consent = effective_consent(facts.consent_events, channel=consent_channel, purpose=facts.purpose, at=facts.at)
     needed: ConsentKind | None
@@ -139,13 +171,37 @@ def build_context(facts: GateFacts, rulebook: RuleBook) -> GateContext:
     return GateContext(
         facts=facts,
         rulebook=rulebook,
+        at=facts.at.astimezone(UTC),
         phone=phone,
         phone_error=phone_error,
-        states=states,
+        place=place_of(phone, facts.address, rulebook),
         consent_channel=consent_channel,
         consent=consent,
         needed_consent=needed,
         ebr=ebr_status(facts.relationship, at=facts.at, dnc_requested_at=dnc_at),
-        zones=zones,
-        zones_error=zones_error,
     )
+
+
+def place_of(phone: PhoneNumber | None, address: Address, rulebook: RuleBook) -> Place:
+    """The states and candidate zones of a call, memoised in the rule book: of the number they read only its area
+    code, whether it is geographic and, if so, its ``number_zones`` (itself memoised per number prefix)."""
+    if phone is None:
+        key: tuple[Hashable, ...] = ("place", None, None, None, address.state, address.postal_code)
+    else:
+        prefix_zones = number_zones(phone.e164) if phone.geographic else None
+        key = ("place", phone.area_code, phone.geographic, prefix_zones, address.state, address.postal_code)
+    return rulebook.memo.get(key, _place, phone, address, rulebook.geography, key)
+
+
+def _place(phone: PhoneNumber | None, address: Address, geography: Geography, key: tuple[Hashable, ...]) -> Place:
+    address_states = states_of_address(address, geography)
+    states = applicable_states(phone, address, geography)
+    if phone is None:
+        return Place(states=states, zones=None, zones_error="no valid phone number", key=key)
+    try:
+        zones = candidate_zones(
+            phone, address_states=address_states, postal_code=address.postal_code, geography=geography
+        )
+    except KeyError as exc:
+        return Place(states=states, zones=None, zones_error=f"unknown address state {exc.args[0]!r}", key=key)
+    return Place(states=states, zones=zones, zones_error=None, key=key)

@@ -23,17 +23,17 @@ NATIONAL_COPY_MAX_AGE_DAYS = 31
 
 def check_internal_dnc(ctx: GateContext) -> Check:
     """The organization's own list blocks every call and text, from the moment of the request."""
-    meta = ctx.rulebook.meta(FederalRule.INTERNAL_DNC)
     entry = ctx.facts.internal_dnc
     if entry is not None:
+        meta = ctx.rulebook.meta(FederalRule.INTERNAL_DNC)
         return meta.check(Verdict.BLOCK, f"on the internal Do-Not-Call list since {entry.listed_at.isoformat()}")
-    return meta.check(Verdict.PASS, "not on the internal Do-Not-Call list")
+    return ctx.fixed(FederalRule.INTERNAL_DNC, Verdict.PASS, "not on the internal Do-Not-Call list")
 
 
 def check_national_dnc(ctx: GateContext) -> Check:
-    meta = ctx.rulebook.meta(FederalRule.NATIONAL_DNC)
     if not ctx.is_marketing:
-        return meta.check(Verdict.SKIP, "binds telephone solicitations only")
+        return ctx.fixed(FederalRule.NATIONAL_DNC, Verdict.SKIP, "binds telephone solicitations only")
+    meta = ctx.rulebook.meta(FederalRule.NATIONAL_DNC)
     return _registry_check(ctx, meta=meta, registry=NATIONAL_REGISTRY, label="National DNC Registry", max_age=None)
 
 
@@ -41,20 +41,24 @@ def check_registry_copy(ctx: GateContext) -> Check:
     """A marketing call that relies on the number's absence from the registry needs a copy at most 31 days old."""
     meta = ctx.rulebook.meta(FederalRule.REGISTRY_COPY)
     if not ctx.is_marketing:
-        return meta.check(Verdict.SKIP, "binds telephone solicitations only")
+        return ctx.fixed(FederalRule.REGISTRY_COPY, Verdict.SKIP, "binds telephone solicitations only")
     if ctx.is_live_call and ctx.ebr.active:
-        return meta.check(Verdict.SKIP, "registry not relied on: established business relationship")
+        return ctx.fixed(
+            FederalRule.REGISTRY_COPY, Verdict.SKIP, "registry not relied on: established business relationship"
+        )
     listing = ctx.listing(NATIONAL_REGISTRY)
     if listing is None:
-        return meta.check(Verdict.SKIP, "no registry copy supplied (the registry check blocks)")
+        return ctx.fixed(
+            FederalRule.REGISTRY_COPY, Verdict.SKIP, "no registry copy supplied (the registry check blocks)"
+        )
     if listing.listed:
-        return meta.check(Verdict.SKIP, "number listed: the registry check decides")
+        return ctx.fixed(FederalRule.REGISTRY_COPY, Verdict.SKIP, "number listed: the registry check decides")
     return _freshness(ctx, meta=meta, listing=listing, max_age=NATIONAL_COPY_MAX_AGE_DAYS)
 
 
 def check_state_dnc(ctx: GateContext, rule: StateDncListRule) -> Check:
-    if not _covers(ctx, rule):
-        return rule.meta.check(Verdict.SKIP, f"applies to {rule.scope.describe()}")
+    if not ctx.covers(rule):
+        return ctx.out_of_scope(rule)
     return _registry_check(
         ctx,
         meta=rule.meta,
@@ -65,8 +69,8 @@ def check_state_dnc(ctx: GateContext, rule: StateDncListRule) -> Check:
 
 
 def check_ebr_required(ctx: GateContext, rule: EbrRequiredRule) -> Check:
-    if not _covers(ctx, rule):
-        return rule.meta.check(Verdict.SKIP, f"applies to {rule.scope.describe()}")
+    if not ctx.covers(rule):
+        return ctx.out_of_scope(rule)
     if ctx.ebr.active:
         return rule.meta.check(Verdict.PASS, f"established business relationship: {ctx.ebr.detail}")
     return rule.meta.check(Verdict.BLOCK, f"needs an established business relationship: {ctx.ebr.detail}")
@@ -82,7 +86,9 @@ def _registry_check(ctx: GateContext, *, meta: RuleMeta, registry: str, label: s
     if not listing.listed:
         if max_age is not None:
             return _freshness(ctx, meta=meta, listing=listing, max_age=max_age)
-        return meta.check(Verdict.PASS, f"not on the {label} (copy of {listing.copy_as_of})")
+        return ctx.rulebook.memo.get(
+            ("not_listed", meta.rule_id, label, listing.copy_as_of), _not_listed, meta, label, listing
+        )
     written_at = ctx.consent.granted_at(ConsentKind.WRITTEN)
     written_on = written_at.astimezone(UTC).date() if written_at is not None else None
     registered = listing.registered_on
@@ -93,9 +99,7 @@ def _registry_check(ctx: GateContext, *, meta: RuleMeta, registry: str, label: s
         )
     reasons = []
     if written_at is not None and registered is None:
-        reasons.append(
-            f"registration date unknown, so written consent of {written_on} cannot be shown to postdate it"
-        )
+        reasons.append(f"registration date unknown, so written consent of {written_on} cannot be shown to postdate it")
     elif written_at is not None:
         reasons.append(f"written consent of {written_on} does not postdate registration on {registered}")
     if ctx.ebr.active:
@@ -105,16 +109,22 @@ def _registry_check(ctx: GateContext, *, meta: RuleMeta, registry: str, label: s
     return meta.check(Verdict.BLOCK, f"on the {label} (copy of {listing.copy_as_of}); {'; '.join(reasons)}")
 
 
+def _not_listed(meta: RuleMeta, label: str, listing: CombinedListing) -> Check:
+    return meta.check(Verdict.PASS, f"not on the {label} (copy of {listing.copy_as_of})")
+
+
 def _freshness(ctx: GateContext, *, meta: RuleMeta, listing: CombinedListing, max_age: int) -> Check:
     age = (ctx.at.date() - listing.copy_as_of).days
+    return ctx.rulebook.memo.get(
+        ("freshness", meta.rule_id, listing.copy_as_of, age, max_age), _fresh, meta, listing, age, max_age
+    )
+
+
+def _fresh(meta: RuleMeta, listing: CombinedListing, age: int, max_age: int) -> Check:
+    """A function of the copy's date, its age and the age allowed."""
     if age > max_age:
         return meta.check(
             Verdict.BLOCK,
             f"registry copy of {listing.copy_as_of} is {age} days old (at most {max_age}): stale, cannot be relied on",
         )
     return meta.check(Verdict.PASS, f"not listed in the copy of {listing.copy_as_of} ({age} days old)")
-
-
-def _covers(ctx: GateContext, rule: StateDncListRule | EbrRequiredRule) -> bool:
-    facts = ctx.facts
-    return rule.scope.covers(channel=facts.channel, voice=facts.voice, purpose=facts.purpose, on=ctx.at.date())

@@ -28,10 +28,15 @@ class EbrStatus:
     expires_at: datetime | None = None
 
 
+NO_RELATIONSHIP = EbrStatus(active=False, detail="no inquiry or transaction on record")
+
+
 def ebr_status(
     relationship: BusinessRelationship, *, at: datetime, dnc_requested_at: datetime | None = None
 ) -> EbrStatus:
     """Whether an EBR is in force at ``at``. ``dnc_requested_at`` adds a DNC request known from elsewhere."""
+    if relationship.last_transaction_at is None and relationship.last_inquiry_at is None:
+        return NO_RELATIONSHIP
     requests = [t for t in (relationship.last_dnc_request_at, dnc_requested_at) if t is not None]
     ended_by = max(requests) if requests else None
     reasons: list[str] = []

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -140,20 +141,41 @@ class FactQuery:
         since: datetime,
         until: datetime,
     ) -> Found:
-        row = conn.execute(
-            self._statement(conn.dialect.name),
-            {
-                "org": organization_id,
-                "phones": list(phones),
-                "lead_ids": list(lead_ids),
-                "area_codes": list(area_codes),
-                "numbers": list(numbers),
-                "earliest": earliest,
-                "since": since,
-                "until": until,
-            },
-        ).one()
+        with _planned_per_execution(conn):
+            row = conn.execute(
+                self._statement(conn.dialect.name),
+                {
+                    "org": organization_id,
+                    "phones": list(phones),
+                    "lead_ids": list(lead_ids),
+                    "area_codes": list(area_codes),
+                    "numbers": list(numbers),
+                    "earliest": earliest,
+                    "since": since,
+                    "until": until,
+                },
+            ).one()
         return _parse([_rows(value) for value in row])
+
+
+@contextmanager
+def _planned_per_execution(conn: Connection) -> Iterator[None]:
+    """Run the statement unprepared on psycopg, so that PostgreSQL plans it for the arrays it is given.
+
+    psycopg prepares a statement after five executions on a connection, and PostgreSQL then moves a prepared
+    statement to a generic plan, which cannot see how many numbers the arrays hold: once the single decisions had
+    made it generic, a chunk of 2,000 numbers took 610 ms instead of 18 ms (one number: 0.6-0.7 ms either way).
+    """
+    driver = conn.connection.driver_connection if conn.dialect.name == "postgresql" else None
+    threshold = getattr(driver, "prepare_threshold", None)
+    if driver is None or threshold is None:
+        yield
+        return
+    driver.prepare_threshold = None
+    try:
+        yield
+    finally:
+        driver.prepare_threshold = threshold
 
 
 def _rows(value: Any) -> list[list[Any]]:

@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 
 from sqlalchemy.engine import Connection
 
@@ -29,6 +30,9 @@ from compliance.vocabulary import Channel, Purpose, VoiceKind, consent_channel_f
 # The longest frequency-cap period of any rule; attempts older than this never count.
 ATTEMPT_LOOKBACK = timedelta(hours=24)
 _NANP_E164 = re.compile(r"^\+1[2-9]\d\d[2-9]\d{6}$")
+# Immutable values shared by every question that has no lead and no Do-Not-Call history.
+_NO_RELATIONSHIP = BusinessRelationship()
+_NO_ADDRESS = Address()
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,11 +148,14 @@ class FactGatherer:
         if problem is not None:
             return Gathered(request=request, at=at, phone=key, facts=None, problem=problem)
         status = found.statuses.get(key, NOT_LISTED)
-        relationship = BusinessRelationship(
-            last_inquiry_at=lead.last_inquiry_at if lead else None,
-            last_transaction_at=lead.last_transaction_at if lead else None,
-            last_dnc_request_at=status.last_request_at,
-        )
+        if lead is None and status.last_request_at is None:
+            relationship = _NO_RELATIONSHIP
+        else:
+            relationship = BusinessRelationship(
+                last_inquiry_at=lead.last_inquiry_at if lead else None,
+                last_transaction_at=lead.last_transaction_at if lead else None,
+                last_dnc_request_at=status.last_request_at,
+            )
         facts = GateFacts(
             phone=key,
             channel=request.channel,
@@ -208,7 +215,7 @@ def _address(request: CheckRequest, lead: LeadFacts | None) -> Address:
         return Address(state=request.state, postal_code=request.postal_code)
     if lead is not None:
         return Address(state=lead.state, postal_code=lead.postal_code)
-    return Address()
+    return _NO_ADDRESS
 
 
 def _listings(consult: tuple[str, tuple[str, ...]] | None, found: Found) -> tuple[RegistryListing, ...]:
@@ -222,8 +229,16 @@ def _listings(consult: tuple[str, tuple[str, ...]] | None, found: Found) -> tupl
         if as_of is None:
             continue  # no copy of this area code: the gate blocks marketing for want of it
         first = found.listed.get((name, number))
-        listings.append(RegistryListing(registry=name, listed=first is not None, copy_as_of=as_of, registered_on=first))
+        listings.append(_listing(name, as_of, first))
     return tuple(listings)
+
+
+@lru_cache(maxsize=4096)
+def _listing(registry: str, copy_as_of: date, first_listed_on: date | None) -> RegistryListing:
+    """One value per registry copy and first listing date: a batch's numbers share them."""
+    return RegistryListing(
+        registry=registry, listed=first_listed_on is not None, copy_as_of=copy_as_of, registered_on=first_listed_on
+    )
 
 
 def _confirmation(request: CheckRequest, phone: str, at: datetime, found: Found) -> OptOutConfirmation | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from compliance import consent_rules, dnc_rules, number_rules, timing_rules
 from compliance.context import GateContext, applicable_states, build_context
@@ -65,52 +66,55 @@ def _evaluate(facts: GateFacts, rulebook: RuleBook) -> Decision:
         return Decision(checks=(check,), next_allowed_at=None, rulebook_version=rulebook.version)
     ctx = build_context(facts, rulebook)
     run = _Runner(ctx)
-    run.add(rulebook.meta(FederalRule.INPUT).check(Verdict.PASS, "facts complete"))
-    run.rule(rulebook.meta(FederalRule.PHONE), lambda: number_rules.check_phone(ctx))
-    run.rule(rulebook.meta(FederalRule.JURISDICTION), lambda: number_rules.check_jurisdiction(ctx))
+    run.add(ctx.fixed(FederalRule.INPUT, Verdict.PASS, "facts complete"))
+    run.rule(rulebook.meta(FederalRule.PHONE), number_rules.check_phone)
+    run.rule(rulebook.meta(FederalRule.JURISDICTION), number_rules.check_jurisdiction)
     confirmation_ok = False
     if facts.opt_out_confirmation is not None:
         confirmation = run.rule(
-            rulebook.meta(FederalRule.OPT_OUT_CONFIRMATION), lambda: consent_rules.check_opt_out_confirmation(ctx)
+            rulebook.meta(FederalRule.OPT_OUT_CONFIRMATION), consent_rules.check_opt_out_confirmation
         )
         confirmation_ok = confirmation.result is Verdict.PASS
-    for meta, thunk in _contact_rules(ctx):
+    for meta, rule_check, rule in _contact_rules(ctx):
         if confirmation_ok:
             run.add(meta.check(Verdict.SKIP, _CONFIRMATION_EXEMPTION))
         else:
-            run.rule(meta, thunk)
+            run.rule(meta, rule_check, rule)
     return run.decision()
 
 
-Thunk = Callable[[], Check | TimedCheck]
+Outcome = Check | TimedCheck
+RuleCheck = Callable[[GateContext], Outcome] | Callable[[GateContext, Any], Outcome]
+"""A federal rule's check takes the context; a jurisdictional rule's check takes the context and the rule."""
 
 
-def _contact_rules(ctx: GateContext) -> list[tuple[RuleMeta, Thunk]]:
+def _contact_rules(ctx: GateContext) -> tuple[tuple[RuleMeta, RuleCheck, JurisdictionalRule | None], ...]:
     """Every rule about reaching this person now, in the order the decision lists them."""
     book = ctx.rulebook
-    rules: list[tuple[RuleMeta, Thunk]] = [
-        (book.meta(FederalRule.INTERNAL_DNC), lambda: dnc_rules.check_internal_dnc(ctx)),
-        (book.meta(consent_rules.consent_rule(ctx)), lambda: consent_rules.check_consent(ctx)),
-        (book.meta(FederalRule.REASSIGNED_NUMBERS), lambda: consent_rules.check_reassigned_number(ctx)),
-        (book.meta(FederalRule.NATIONAL_DNC), lambda: dnc_rules.check_national_dnc(ctx)),
-        (book.meta(FederalRule.REGISTRY_COPY), lambda: dnc_rules.check_registry_copy(ctx)),
-        (book.meta(FederalRule.TIME_ZONE), lambda: timing_rules.check_time_zone(ctx)),
-    ]
-    for rule in book.rules_for(ctx.states):
-        rules.append((rule.meta, _bind(ctx, rule)))
-    return rules
+    consent = consent_rules.consent_rule(ctx)
+    return book.memo.get(("contact_rules", consent, ctx.states), _rules_for, book, consent, ctx.states)
 
 
-def _bind(ctx: GateContext, rule: JurisdictionalRule) -> Thunk:
-    if isinstance(rule, CallingWindowRule):
-        return lambda: timing_rules.check_calling_window(ctx, rule)
-    if isinstance(rule, FrequencyCapRule):
-        return lambda: timing_rules.check_frequency_cap(ctx, rule)
-    if isinstance(rule, StateDncListRule):
-        return lambda: dnc_rules.check_state_dnc(ctx, rule)
-    if isinstance(rule, EbrRequiredRule):
-        return lambda: dnc_rules.check_ebr_required(ctx, rule)
-    raise TypeError(f"no check for {type(rule).__name__}")
+def _rules_for(
+    book: RuleBook, consent: FederalRule, states: tuple[str, ...]
+) -> tuple[tuple[RuleMeta, RuleCheck, JurisdictionalRule | None], ...]:
+    return (
+        (book.meta(FederalRule.INTERNAL_DNC), dnc_rules.check_internal_dnc, None),
+        (book.meta(consent), consent_rules.check_consent, None),
+        (book.meta(FederalRule.REASSIGNED_NUMBERS), consent_rules.check_reassigned_number, None),
+        (book.meta(FederalRule.NATIONAL_DNC), dnc_rules.check_national_dnc, None),
+        (book.meta(FederalRule.REGISTRY_COPY), dnc_rules.check_registry_copy, None),
+        (book.meta(FederalRule.TIME_ZONE), timing_rules.check_time_zone, None),
+        *((rule.meta, _CHECKS[type(rule)], rule) for rule in book.rules_for(states)),
+    )
+
+
+_CHECKS: dict[type, RuleCheck] = {
+    CallingWindowRule: timing_rules.check_calling_window,
+    FrequencyCapRule: timing_rules.check_frequency_cap,
+    StateDncListRule: dnc_rules.check_state_dnc,
+    EbrRequiredRule: dnc_rules.check_ebr_required,
+}
 
 
 class _Runner:
@@ -126,9 +130,9 @@ class _Runner:
         self._checks.append(check)
         return check
 
-    def rule(self, meta: RuleMeta, thunk: Thunk) -> Check:
+    def rule(self, meta: RuleMeta, rule_check: RuleCheck, rule: JurisdictionalRule | None = None) -> Check:
         try:
-            outcome = thunk()
+            outcome = rule_check(self._ctx) if rule is None else rule_check(self._ctx, rule)  # type: ignore[call-arg]
         except MissingFactError as exc:
             return self.add(meta.check(Verdict.BLOCK, f"missing data: {exc}"))
         except Exception as exc:  # one rule's failure blocks the decision and must not stop the others

@@ -11,6 +11,7 @@ import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 from sqlalchemy.orm import Session
 
@@ -130,10 +131,21 @@ def ledger_event(
         at=occurred_at,
         action=ConsentAction(action),
         kind=ConsentKind(kind) if kind else None,
-        channels=frozenset(ConsentChannel(c) for c in channels),
-        purposes=frozenset(Purpose(p) for p in purposes),
+        channels=_channel_set(tuple(channels)),
+        purposes=_purpose_set(tuple(purposes)),
         event_id=event_id,
     )
+
+
+# Ledger rows repeat a handful of scopes: one (immutable) set per scope serves them all.
+@lru_cache(maxsize=256)
+def _channel_set(values: tuple[str, ...]) -> frozenset[ConsentChannel]:
+    return frozenset(ConsentChannel(c) for c in values)
+
+
+@lru_cache(maxsize=256)
+def _purpose_set(values: tuple[str, ...]) -> frozenset[Purpose]:
+    return frozenset(Purpose(p) for p in values)
 
 
 def _values(items: Iterable[enum.StrEnum], what: str) -> list[str]:

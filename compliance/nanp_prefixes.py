@@ -62,16 +62,24 @@ def _by_prefix(prefix: str) -> NanpFacts:
 
 
 def _careful(national: str) -> NanpFacts:
-    number = phonenumbers.PhoneNumber(country_code=1, national_number=int(national))
-    region = phonenumbers.region_code_for_number(number)
-    # What phonenumbers.number_type computes, without looking for the region a second time.
-    metadata = PhoneMetadata.metadata_for_region_or_calling_code(1, region) if region is not None else None
-    if region is None or metadata is None:
-        return NanpFacts(valid=False, region="ZZ", geographic=False)
-    number_type = _number_type_helper(national, metadata)
-    if number_type == phonenumbers.PhoneNumberType.UNKNOWN:
-        return NanpFacts(valid=False, region="ZZ", geographic=False)
-    return NanpFacts(valid=True, region=region, geographic=phonenumbers.is_number_type_geographical(number_type, 1))
+    # What phonenumbers.region_code_for_number and then number_type compute (national has no leading zero), with
+    # the number type of the region found by full validation kept rather than computed a second time.
+    for region in COUNTRY_CODE_TO_REGION_CODE.get(1, ()):
+        metadata = PhoneMetadata.metadata_for_region(region.upper(), None)
+        if metadata is None:
+            continue
+        if metadata.leading_digits is not None:
+            if re.match(metadata.leading_digits, national) is None:
+                continue
+            number_type = _number_type_helper(national, metadata)
+        else:
+            number_type = _number_type_helper(national, metadata)
+            if number_type == phonenumbers.PhoneNumberType.UNKNOWN:
+                continue
+        if number_type == phonenumbers.PhoneNumberType.UNKNOWN:
+            break
+        return NanpFacts(valid=True, region=region, geographic=phonenumbers.is_number_type_geographical(number_type, 1))
+    return NanpFacts(valid=False, region="ZZ", geographic=False)
 
 
 @lru_cache(maxsize=1)

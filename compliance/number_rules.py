@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from compliance.context import GateContext
 from compliance.decision import Check, Verdict
-from compliance.phones import mask_phone
+from compliance.phones import PhoneNumber, mask_phone
 from compliance.rules import FederalRule
 
 
@@ -18,8 +18,13 @@ def check_phone(ctx: GateContext) -> Check:
 
 
 def check_jurisdiction(ctx: GateContext) -> Check:
-    meta = ctx.rulebook.meta(FederalRule.JURISDICTION)
     phone = ctx.require_phone()
+    return ctx.rulebook.memo.get(("jurisdiction", phone.region, ctx.states), _jurisdiction, ctx, phone)
+
+
+def _jurisdiction(ctx: GateContext, phone: PhoneNumber) -> Check:
+    """A function of the number's region and the states that apply."""
+    meta = ctx.rulebook.meta(FederalRule.JURISDICTION)
     if not phone.in_us_jurisdiction:
         return meta.check(Verdict.BLOCK, f"numbers of region {phone.region} are outside the gate's rules")
     states = ", ".join(ctx.states) or "none known"

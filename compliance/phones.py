@@ -96,6 +96,8 @@ def nanp_e164(ten_digits: str) -> str | None:
 
 def mask_phone(phone: str) -> str:
     """``phone`` with all but its last four digits hidden, for logs: "+1******0134"."""
+    if NANP_E164_SHAPE.fullmatch(phone):
+        return "+1******" + phone[8:]
     digits = [c for c in phone if c.isdigit()]
     if len(digits) <= 4:
         return "*" * len(digits)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from types import MappingProxyType
 from typing import Any
@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from compliance.errors import RuleDataError
 from compliance.geography import Geography, load_geography
 from compliance.holidays import HolidayCalendar, load_calendars
+from compliance.memo import Memo
 from compliance.rules import FederalRule, JurisdictionalRule, RuleMeta, parse_jurisdictional, parse_meta
 
 FEDERAL_JURISDICTION = "US"
@@ -40,6 +41,8 @@ class RuleBook:
     """"US" for federal table-driven rules, else the two-letter state code."""
     calendars: Mapping[str, HolidayCalendar]
     geography: Geography
+    memo: Memo = field(default_factory=Memo, compare=False, repr=False)
+    """Answers ``evaluate`` derives from these tables and reuses across decisions (see ``compliance.memo``)."""
 
     @classmethod
     def load(cls) -> RuleBook:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from compliance.consent import ConsentKind
@@ -25,24 +24,25 @@ class TimedCheck:
 
 
 def check_time_zone(ctx: GateContext) -> Check:
-    meta = ctx.rulebook.meta(FederalRule.TIME_ZONE)
     zones = ctx.require_zones()
-    return meta.check(Verdict.PASS, f"candidate zones: {zones.describe()}")
+    meta = ctx.rulebook.meta(FederalRule.TIME_ZONE)
+    return ctx.per_place("time_zone", lambda: meta.check(Verdict.PASS, f"candidate zones: {zones.describe()}"))
 
 
 def check_calling_window(ctx: GateContext, rule: CallingWindowRule) -> TimedCheck:
-    facts = ctx.facts
-    if not rule.scope.covers(channel=facts.channel, voice=facts.voice, purpose=facts.purpose, on=ctx.at.date()):
-        return TimedCheck(rule.meta.check(Verdict.SKIP, f"applies to {rule.scope.describe()}"), ())
+    if not ctx.covers(rule):
+        return TimedCheck(ctx.out_of_scope(rule), ())
     zones = (*ctx.require_zones().zones, *rule.also_in_zones)
     waived = rule.bans_waived_by_consent and ctx.consent.satisfies(ConsentKind.EXPRESS)
-    return _window_check(rule, zones, waived, ctx.at)
+    at = ctx.at
+    # A pure function of these: a batch of calls at one moment computes it once per set of zones.
+    return ctx.rulebook.memo.get(
+        ("calling_window", rule.meta.rule_id, zones, waived, at), _window_check, rule, zones, waived, at
+    )
 
 
-@lru_cache(maxsize=4096)
 def _window_check(rule: CallingWindowRule, zones: tuple[ZoneInfo, ...], waived: bool, at: datetime) -> TimedCheck:
-    """The window's verdict in ``zones`` at ``at``: a pure function of its arguments, so a batch of calls at one
-    moment computes it once per set of zones."""
+    """The window's verdict in ``zones`` at ``at``."""
     constraints = tuple(ZonedWindow(rule.schedule, zone, honour_bans=not waived) for zone in zones)
     reasons = [reason for c in constraints if (reason := c.closed_reason(at)) is not None]
     if reasons:
@@ -53,9 +53,9 @@ def _window_check(rule: CallingWindowRule, zones: tuple[ZoneInfo, ...], waived: 
 
 
 def check_frequency_cap(ctx: GateContext, rule: FrequencyCapRule) -> TimedCheck:
+    if not ctx.covers(rule):
+        return TimedCheck(ctx.out_of_scope(rule), ())
     facts = ctx.facts
-    if not rule.scope.covers(channel=facts.channel, voice=facts.voice, purpose=facts.purpose, on=ctx.at.date()):
-        return TimedCheck(rule.meta.check(Verdict.SKIP, f"applies to {rule.scope.describe()}"), ())
     since = ctx.at - rule.period
     counted = sorted(a for a in facts.recent_attempts if a > since)
     hours = int(rule.period.total_seconds() // 3600)
