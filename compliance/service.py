@@ -25,7 +25,6 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
 from compliance.audit import Requester, decision_row, record_rulebook, write_decisions
-from compliance.connections import GateConnections, is_stale
 from compliance.decision import Decision, Verdict
 from compliance.errors import ComplianceError
 from compliance.fact_store import CheckRequest, FactGatherer, Gathered, normalise_phone
@@ -48,10 +47,6 @@ PERMIT_HORIZON = timedelta(seconds=60)
 
 class GateUnavailable(ComplianceError):
     """The gate could not record its decision; nothing may be dialed or sent."""
-
-
-class _StaleConnection(Exception):
-    """The chunk's first statement found its connection closed by the server."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +74,6 @@ class ComplianceGate:
         chunk_size: int = DEFAULT_CHUNK,
     ) -> None:
         self._engine = engine
-        self._connections = GateConnections(engine)
         self.rulebook = rulebook
         self._permits = permits
         self._gatherer = FactGatherer(rulebook=rulebook, reassigned=reassigned or DisabledReassignedNumbers())
@@ -161,10 +155,6 @@ class ComplianceGate:
             )
         return results
 
-    def close(self) -> None:
-        """Close the gate's own database connections."""
-        self._connections.close()
-
     def _decide_chunk(
         self,
         organization_id: uuid.UUID,
@@ -174,26 +164,7 @@ class ComplianceGate:
         issue_permits: bool,
         now: datetime,
     ) -> list[GateResult]:
-        args = (organization_id, chunk)
-        try:
-            return self._decide_on_connection(*args, requester=requester, issue_permits=issue_permits, now=now)
-        except _StaleConnection:
-            logger.warning("the gate's connection was closed by the server; deciding again on a new one")
-            return self._decide_on_connection(
-                *args, requester=requester, issue_permits=issue_permits, now=now, retrying=True
-            )
-
-    def _decide_on_connection(
-        self,
-        organization_id: uuid.UUID,
-        chunk: Sequence[CheckRequest],
-        *,
-        requester: Requester,
-        issue_permits: bool,
-        now: datetime,
-        retrying: bool = False,
-    ) -> list[GateResult]:
-        with self._connections.engine.connect() as conn:
+        with self._engine.connect() as conn:
             if not issue_permits and conn.dialect.name == "postgresql":
                 # Answers without permits need no transaction: a read, then one insert (fewer round trips).
                 conn.execution_options(isolation_level="AUTOCOMMIT")
@@ -205,8 +176,6 @@ class ComplianceGate:
                 gathered = self._gatherer.gather(conn, organization_id, chunk, now=now)
                 failure = None
             except Exception as exc:  # any failure to read the facts blocks every question of the chunk
-                if not retrying and is_stale(exc):
-                    raise _StaleConnection from exc  # nothing read or written yet: run the chunk again
                 logger.exception(
                     "compliance facts unavailable for %d request(s) of organization %s", len(chunk), organization_id
                 )

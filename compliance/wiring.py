@@ -17,13 +17,11 @@ from seiketsu.container import Container
 
 def register(container: Container) -> None:
     install_append_only_guard(container.sessions)
-    gate = ComplianceGate(
+    container.extras[EXTRAS_KEY] = ComplianceGate(
         engine=container.engine,
         rulebook=RuleBook.load(),
         permits=PermitAuthority(container.settings.secret_key),
     )
-    container.extras[EXTRAS_KEY] = gate
-    container.closers.append(gate.close)
     container.jobs.registry.register(JOB_NAME, import_job)
 
 
