@@ -5,7 +5,6 @@ Run with ``uvicorn seiketsu.app:create_app --factory``.
 
 from __future__ import annotations
 
-import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,6 +14,7 @@ from fastapi import FastAPI
 from seiketsu.auth.api import router as auth_router
 from seiketsu.container import Container, build_container
 from seiketsu.errors import install_error_handlers
+from seiketsu.gc_tuning import freeze_startup_objects, release_startup_objects
 from seiketsu.health import router as health_router
 from seiketsu.jobs.api import router as jobs_router
 from seiketsu.jobs.embedded import InProcessDispatcher, InProcessWorker
@@ -49,7 +49,7 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
             yield
         finally:
             if settings.freeze_gc_after_start:
-                gc.unfreeze()
+                release_startup_objects()
             await stop_packages(container)
             if worker is not None:
                 worker.stop()
@@ -68,14 +68,3 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
         app.include_router(router)
     return app
 
-
-def freeze_startup_objects() -> None:
-    """Collect start-up garbage, then move every live object to the collector's permanent generation.
-
-    The modules, the ORM's metadata, the app and the warmed voices are a quarter of a million objects that live
-    as long as the process; a full collection walked them all, stopping the event loop, and so every live call's
-    audio, for 70-135 ms on this machine. Frozen, they are never walked again; what calls allocate is collected
-    as before.
-    """
-    gc.collect()
-    gc.freeze()

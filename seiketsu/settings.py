@@ -51,7 +51,7 @@ class Settings:
     allow_private_webhook_targets: bool = False
     warm_up_voice: bool = True
     freeze_gc_after_start: bool = True
-    """Once the app has started, move every object that exists then out of the cycle collector's reach."""
+    """Once the web app or a worker has started, keep the objects that exist then out of the collector's full passes."""
     previous_secret_keys: tuple[str, ...] = field(default=(), repr=False)
     """Keys ``SECRET_KEY`` replaced (``SECRET_KEY_PREVIOUS``, comma-separated): still accepted for decryption."""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from seiketsu.container import build_container
+from seiketsu.gc_tuning import freeze_startup_objects
 from seiketsu.jobs.embedded import InProcessDispatcher, InProcessWorker
 from seiketsu.jobs.rq_backend import RQDispatcher, RQWorker
 from seiketsu.jobs.runner import JobRunner
@@ -19,6 +20,8 @@ def run_worker(settings: Settings, *, burst: bool = False) -> None:
     configure_logging(settings.log_level)
     container = build_container(settings)
     wire_packages(container)
+    if settings.freeze_gc_after_start:
+        freeze_startup_objects()
     runner = JobRunner(container, container.runner_config)
     dispatcher = container.jobs.dispatcher
     try:
