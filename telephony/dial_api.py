@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from compliance.audit import Requester
 from compliance.decision import Decision
 from compliance.deps import gate_of, requester_of
-from compliance.events import COMPLIANCE_BLOCKED, blocked_payload
+from compliance.events import publish_blocked
 from compliance.fact_store import CheckRequest
 from compliance.permits import DialPermit, PermitError
 from compliance.service import GateResult, GateUnavailable
@@ -185,11 +185,17 @@ async def _place(
 def _publish_blocked(
     container: Container, organization_id: uuid.UUID, lead: Lead, purpose: Purpose, result: GateResult
 ) -> None:
-    payload = blocked_payload(
-        result, lead_id=lead.id, phone=lead.phone, channel=Channel.VOICE, purpose=purpose, context="dial"
-    )
     with tenant_session(container.sessions, organization_id) as session:
-        container.events.publish(session, COMPLIANCE_BLOCKED, payload)
+        publish_blocked(
+            container.events,
+            session,
+            result,
+            lead_id=lead.id,
+            phone=lead.phone,
+            channel=Channel.VOICE,
+            purpose=purpose,
+            context="dial",
+        )
         session.commit()
 
 

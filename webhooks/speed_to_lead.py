@@ -24,7 +24,7 @@ from sqlmodel import col
 
 from compliance.audit import Requester
 from compliance.deps import gate_of
-from compliance.events import COMPLIANCE_BLOCKED, blocked_payload
+from compliance.events import publish_blocked
 from compliance.fact_store import CheckRequest
 from compliance.permits import PermitError
 from compliance.service import GateResult, GateUnavailable
@@ -121,7 +121,9 @@ def _blocked(container: Container, organization_id: uuid.UUID, lead: Lead, resul
             container.jobs.enqueue(session, SPEED_TO_LEAD_JOB, {"leadId": str(lead.id)}, delay=delay)
         else:
             session.add(_attempt(result, AttemptOutcome.BLOCKED, lead_id=lead.id, detail=reason))
-            payload = blocked_payload(
+            publish_blocked(
+                container.events,
+                session,
                 result,
                 lead_id=lead.id,
                 phone=lead.phone,
@@ -129,7 +131,6 @@ def _blocked(container: Container, organization_id: uuid.UUID, lead: Lead, resul
                 purpose=Purpose.MARKETING,
                 context="speed_to_lead",
             )
-            container.events.publish(session, COMPLIANCE_BLOCKED, payload)
         session.commit()
 
 

@@ -37,7 +37,7 @@ from sqlmodel import col
 
 from compliance.audit import Requester
 from compliance.deps import gate_of
-from compliance.events import COMPLIANCE_BLOCKED, blocked_payload
+from compliance.events import publish_blocked
 from compliance.fact_store import CheckRequest
 from compliance.permits import DialPermit, PermitError
 from compliance.service import GateResult, GateUnavailable
@@ -336,7 +336,9 @@ class CampaignDialer:
                     else:
                         row.status = CampaignLeadStatus.BLOCKED
                         row.detail = blocked_reason(decision)[:500]
-                        payload = blocked_payload(
+                        publish_blocked(
+                            self._container.events,
+                            session,
                             result,
                             lead_id=row.lead_id,
                             phone=row.phone,
@@ -344,7 +346,6 @@ class CampaignDialer:
                             purpose=plan.purpose,
                             context=f"campaign:{campaign.id}",
                         )
-                        self._container.events.publish(session, COMPLIANCE_BLOCKED, payload)
                     continue
                 if free <= 0:
                     row.status = CampaignLeadStatus.PENDING
