@@ -68,17 +68,15 @@ def _careful(national: str) -> NanpFacts:
         metadata = PhoneMetadata.metadata_for_region(region.upper(), None)
         if metadata is None:
             continue
-        if metadata.leading_digits is not None:
-            if re.match(metadata.leading_digits, national) is None:
-                continue
-            number_type = _number_type_helper(national, metadata)
-        else:
-            number_type = _number_type_helper(national, metadata)
-            if number_type == phonenumbers.PhoneNumberType.UNKNOWN:
-                continue
-        if number_type == phonenumbers.PhoneNumberType.UNKNOWN:
-            break
-        return NanpFacts(valid=True, region=region, geographic=phonenumbers.is_number_type_geographical(number_type, 1))
+        leading = metadata.leading_digits  # a region with leading digits owns the numbers they match
+        if leading is not None and re.match(leading, national) is None:
+            continue
+        number_type = _number_type_helper(national, metadata)
+        if number_type != phonenumbers.PhoneNumberType.UNKNOWN:
+            geographic = phonenumbers.is_number_type_geographical(number_type, 1)
+            return NanpFacts(valid=True, region=region, geographic=geographic)
+        if leading is not None:
+            break  # its region, and not a valid number there
     return NanpFacts(valid=False, region="ZZ", geographic=False)
 
 

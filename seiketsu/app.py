@@ -67,4 +67,3 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     for router in (health_router, auth_router, tenancy_router, leads_router, jobs_router, *package_routers()):
         app.include_router(router)
     return app
-
