@@ -11,8 +11,10 @@ from typing import Any
 
 import httpx
 import sqlalchemy as sa
+from fastapi.testclient import TestClient
 from sqlmodel import col
 
+from crm_adapters.fake_server import FakeHubSpot
 from crm_adapters.models import Delivery, DeliveryAttempt, Integration
 from crm_adapters.runtime import EXTRAS_KEY, CRMRuntime, crm_runtime
 from crm_adapters.service import seal_credentials
@@ -84,6 +86,24 @@ def make_integration(
         session.add(integration)
         session.commit()
         return integration.id
+
+
+def configure_hubspot(client: TestClient, headers: Mapping[str, str], fake: FakeHubSpot, **body: Any) -> str:
+    """HubSpot configured through the API against ``fake``, as a brokerage admin would; returns the integration id.
+    ``body`` adds fields of the request (``fieldMapping``, ...)."""
+    created = client.post(
+        "/api/v1/integrations",
+        json={
+            "crmType": "hubspot",
+            "name": "HubSpot",
+            "credentials": {"access_token": fake.access_token},
+            "settings": {"base_url": FAKE_BASE},
+            **body,
+        },
+        headers=dict(headers),
+    )
+    assert created.status_code == 201, created.text
+    return str(created.json()["id"])
 
 
 def make_leads(container: Container, org: OrgFixture, count: int, *, with_email: bool = True) -> list[Lead]:

@@ -14,7 +14,7 @@ from telephony.calls import apply_status, record_result, start_inbound_call
 from telephony.models import CallStatus
 from tests.factories import login, make_org
 
-from .delivery_support import FAKE_BASE, UNIQUE_PROPERTIES, asgi_client, deliveries, run_jobs, use_http
+from .delivery_support import UNIQUE_PROPERTIES, asgi_client, configure_hubspot, deliveries, run_jobs, use_http
 
 BROKERAGE = "+15125550100"
 CALLER = "+15125557777"
@@ -27,19 +27,9 @@ def test_a_finished_call_puts_contact_call_and_follow_up_into_hubspot_exactly_on
     use_http(container, asgi_client(fake.app))
     org = make_org(container, "acme", numbers=(BROKERAGE,))
     headers = login(client, org)
-    created = client.post(
-        "/api/v1/integrations",
-        json={
-            "crmType": "hubspot",
-            "name": "HubSpot",
-            "credentials": {"access_token": fake.access_token},
-            "settings": {"base_url": FAKE_BASE},
-            "fieldMapping": {"budget": "ai_budget", "timeline": "ai_timeline", "location": "ai_area"},
-        },
-        headers=headers,
-    )
-    assert created.status_code == 201, created.text
-    assert client.post(f"/api/v1/integrations/{created.json()['id']}/test", headers=headers).json()["ok"] is True
+    mapping = {"budget": "ai_budget", "timeline": "ai_timeline", "location": "ai_area"}
+    integration_id = configure_hubspot(client, headers, fake, fieldMapping=mapping)
+    assert client.post(f"/api/v1/integrations/{integration_id}/test", headers=headers).json()["ok"] is True
 
     result = CallResult(
         outcome="qualified",

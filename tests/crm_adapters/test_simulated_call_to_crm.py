@@ -11,31 +11,20 @@ from fastapi.testclient import TestClient
 from agent.providers.piper_tts import PiperTTS
 from crm_adapters.fake_server import FakeHubSpot
 from seiketsu.container import Container
-from telephony.runtime import twilio_auth_token
-from telephony.simulator import CallResult, SimulatorConfig, script_from_lines, simulate_call
+from telephony.simulator import CallResult, script_from_lines, simulate_call
 from telephony.simulator.voices import TextToSpeechVoice
 from tests.factories import login
 from tests.servers import serve
-from tests.telephony.conftest import BROKERAGE_NUMBER, CALLER, voice_org
+from tests.telephony.conftest import CALLER, local_caller, voice_org
 
-from .delivery_support import FAKE_BASE, UNIQUE_PROPERTIES, asgi_client, deliveries, run_jobs, use_http
+from .delivery_support import UNIQUE_PROPERTIES, asgi_client, configure_hubspot, deliveries, run_jobs, use_http
 
 
 def test_a_simulated_call_lands_in_hubspot_exactly_once(client: TestClient, container: Container) -> None:
     fake = FakeHubSpot(unique_properties=UNIQUE_PROPERTIES)
     use_http(container, asgi_client(fake.app))
     org = voice_org(container)
-    created = client.post(
-        "/api/v1/integrations",
-        json={
-            "crmType": "hubspot",
-            "name": "HubSpot",
-            "credentials": {"access_token": fake.access_token},
-            "settings": {"base_url": FAKE_BASE},
-        },
-        headers=login(client, org),
-    )
-    assert created.status_code == 201, created.text
+    configure_hubspot(client, login(client, org), fake)
 
     result = asyncio.run(_call(client, container))
     assert result.protocol_errors == 0 and result.turns
@@ -59,16 +48,6 @@ async def _call(client: TestClient, container: Container) -> CallResult:
             ["Hi, I want to sell my condo next spring."], TextToSpeechVoice(caller_voice), reply_timeout=20
         )
         async with serve(client.app) as port:  # the app the API calls went to
-            return await simulate_call(
-                SimulatorConfig(
-                    server_url=f"http://127.0.0.1:{port}",
-                    auth_token=twilio_auth_token(container.settings),
-                    from_number=CALLER,
-                    to_number=BROKERAGE_NUMBER,
-                    public_base_url=container.settings.public_base_url,
-                    stream_base_url=f"ws://127.0.0.1:{port}",
-                ),
-                script,
-            )
+            return await simulate_call(local_caller(container, port), script)
     finally:
         await caller_voice.aclose()

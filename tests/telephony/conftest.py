@@ -16,6 +16,7 @@ from seiketsu.tenancy.models import Organization
 from seiketsu.tenancy.scoping import system_session
 from telephony.runtime import TelephonyRuntime, twilio_auth_token
 from telephony.signatures import compute_twilio_signature
+from telephony.simulator import SimulatorConfig
 from tests.factories import OrgFixture, make_org
 
 BROKERAGE_NUMBER = "+15125550100"
@@ -68,6 +69,19 @@ def voice_org(container: Container, *, settings: Mapping[str, Any] | None = None
         record.max_concurrent_calls = limit
         session.commit()
     return org
+
+
+def local_caller(container: Container, port: int, **options: Any) -> SimulatorConfig:
+    """The simulator as Twilio would ring the app served on ``port``: from CALLER to the brokerage's number."""
+    return SimulatorConfig(
+        server_url=f"http://127.0.0.1:{port}",
+        auth_token=twilio_auth_token(container.settings),
+        from_number=CALLER,
+        to_number=BROKERAGE_NUMBER,
+        public_base_url=container.settings.public_base_url,
+        stream_base_url=f"ws://127.0.0.1:{port}",
+        **options,
+    )
 
 
 def twilio_post(client: TestClient, path: str, params: dict[str, str], *, signature: str | None = None) -> Any:

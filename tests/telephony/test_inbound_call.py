@@ -20,10 +20,10 @@ from seiketsu.tenancy.scoping import system_session
 from telephony.models import Call, TranscriptLine
 from telephony.runtime import twilio_auth_token
 from telephony.signatures import compute_twilio_signature
-from telephony.simulator import SimulatorConfig, script_from_lines, simulate_call
+from telephony.simulator import script_from_lines, simulate_call
 from telephony.simulator.voices import TextToSpeechVoice
 from tests.servers import serve
-from tests.telephony.conftest import BROKERAGE_NUMBER, CALLER, FakeSpeech, voice_org, voice_params
+from tests.telephony.conftest import FakeSpeech, local_caller, voice_org, voice_params
 
 
 async def test_a_caller_is_heard_qualified_and_recorded(container: Container, tmp_path) -> None:
@@ -36,18 +36,7 @@ async def test_a_caller_is_heard_qualified_and_recorded(container: Container, tm
         ["Hi, I want to sell my condo next spring."], TextToSpeechVoice(caller_voice), reply_timeout=20
     )
     async with serve(app) as port:
-        result = await simulate_call(
-            SimulatorConfig(
-                server_url=f"http://127.0.0.1:{port}",
-                auth_token=twilio_auth_token(container.settings),
-                from_number=CALLER,
-                to_number=BROKERAGE_NUMBER,
-                public_base_url=container.settings.public_base_url,
-                stream_base_url=f"ws://127.0.0.1:{port}",
-                record_path=tmp_path / "agent.wav",
-            ),
-            script,
-        )
+        result = await simulate_call(local_caller(container, port, record_path=tmp_path / "agent.wav"), script)
     await caller_voice.aclose()
     assert result.protocol_errors == 0
     assert result.greeting_latency is not None
