@@ -9,7 +9,6 @@ dropped frames, CPU and memory per call. ``--soak`` runs waves of calls back to 
 from __future__ import annotations
 
 import asyncio
-import gc
 import json
 import multiprocessing
 import os
@@ -32,6 +31,7 @@ import sqlalchemy as sa
 from sqlmodel import col
 
 from agent.providers.piper_tts import PiperTTS
+from seiketsu.gc_tuning import freeze_startup_objects
 from seiketsu.settings import load_settings
 from telephony.runtime import twilio_auth_token
 from telephony.simulator import (
@@ -186,8 +186,7 @@ async def _calls(config: SimulatorConfig, script: list[Step], calls: int, stagge
 
 def _calls_in_child(config: SimulatorConfig, script: list[Step], calls: int, stagger: float) -> list[CallResult | str]:
     """One caller process's share of a wave."""
-    gc.collect()
-    gc.freeze()  # the simulator's own full collections would show as the server's latency
+    freeze_startup_objects()  # the simulator's own full collections would show as the server's latency
     return asyncio.run(_calls(config, script, calls, stagger))
 
 
