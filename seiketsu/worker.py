@@ -6,6 +6,7 @@ import logging
 
 from seiketsu.container import build_container
 from seiketsu.gc_tuning import freeze_startup_objects
+from seiketsu.heap_trim import HeapTrimmer
 from seiketsu.jobs.embedded import InProcessDispatcher, InProcessWorker
 from seiketsu.jobs.rq_backend import RQDispatcher, RQWorker
 from seiketsu.jobs.runner import JobRunner
@@ -22,6 +23,10 @@ def run_worker(settings: Settings, *, burst: bool = False) -> None:
     wire_packages(container)
     if settings.freeze_gc_after_start:
         freeze_startup_objects()
+    trimmer = HeapTrimmer.for_this_process(
+        settings.malloc_trim_interval_seconds, observe=container.metrics.malloc_trim.observe
+    )
+    trimmer.start()
     runner = JobRunner(container, container.runner_config)
     dispatcher = container.jobs.dispatcher
     try:
@@ -36,4 +41,5 @@ def run_worker(settings: Settings, *, burst: bool = False) -> None:
                 worker.start()
                 dispatcher.wake.wait()  # until interrupted
     finally:
+        trimmer.stop()
         container.close()

@@ -197,21 +197,57 @@ async def _wave(
     config: SimulatorConfig,
     script: list[Step],
     stagger: float,
+    stored_calls: StoredCalls,
 ) -> Wave:
-    """One wave of calls, played by the caller processes (``shares``: how many calls each plays)."""
+    """One wave of calls, played by the caller processes (``shares``: how many calls each plays).
+
+    The server's memory is read once it has stored every call of the wave (a call is saved after its stream
+    closes), so each reading is taken at the same point between waves, not while the last calls are being saved.
+    """
     loop = asyncio.get_running_loop()
     cpu0, t0 = server.cpu_seconds(), time.monotonic()
     parts = await asyncio.gather(
         *(loop.run_in_executor(callers, _calls_in_child, config, script, n, stagger) for n in shares)
     )
     outcomes = [outcome for part in parts for outcome in part]
+    cpu, wall = server.cpu_seconds() - cpu0, time.monotonic() - t0
+    await stored_calls.wait_for(len(outcomes))
     return Wave(
         results=[o for o in outcomes if not isinstance(o, str)],
-        cpu_seconds=server.cpu_seconds() - cpu0,
-        wall_seconds=time.monotonic() - t0,
+        cpu_seconds=cpu,
+        wall_seconds=wall,
         rss_after_mb=server.rss_mb(),
         failures=[o for o in outcomes if isinstance(o, str)],
     )
+
+
+class StoredCalls:
+    """Counts the calls the server has finished saving (outcome set), for reading its memory between waves."""
+
+    def __init__(self, env: dict[str, str], *, timeout: float = 15.0) -> None:
+        from seiketsu.container import build_container
+
+        self._container = build_container(load_settings(env))
+        self._timeout = timeout
+        self._expected = self.count()  # a reused bench database already holds earlier runs' calls
+
+    def count(self) -> int:
+        from seiketsu.tenancy.scoping import system_session
+        from telephony.models import Call
+
+        with system_session(self._container.sessions) as session:
+            return int(session.scalar(sa.select(sa.func.count()).where(col(Call.outcome).is_not(None))) or 0)
+
+    async def wait_for(self, calls: int) -> None:
+        """Until ``calls`` more calls are stored than at the last wait (at most ``timeout`` seconds)."""
+        self._expected += calls
+        for _ in range(int(self._timeout / 0.1)):
+            if await asyncio.to_thread(self.count) >= self._expected:
+                return
+            await asyncio.sleep(0.1)
+
+    def close(self) -> None:
+        self._container.close()
 
 
 def _histogram_quantile(metrics: str, name: str, q: float) -> float | None:
@@ -304,10 +340,14 @@ async def _run(
     shares = [n for n in shares if n]
     stagger = min(2.0, calls * 0.02)
     with ProcessPoolExecutor(len(shares), mp_context=multiprocessing.get_context("spawn")) as callers:
-        waves = [await _wave(server, callers, shares, config, script, stagger)]
-        deadline = time.monotonic() + soak
-        while time.monotonic() < deadline:
-            waves.append(await _wave(server, callers, shares, config, script, stagger))
+        stored_calls = StoredCalls(env)
+        try:
+            waves = [await _wave(server, callers, shares, config, script, stagger, stored_calls)]
+            deadline = time.monotonic() + soak
+            while time.monotonic() < deadline:
+                waves.append(await _wave(server, callers, shares, config, script, stagger, stored_calls))
+        finally:
+            stored_calls.close()
     async with httpx.AsyncClient() as client:
         metrics = (await client.get(server.base_url + "/metrics")).text
     return _report(waves, calls=calls, metrics=metrics, overheads=_overheads(env), rss_start=rss_start)

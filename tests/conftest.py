@@ -58,6 +58,7 @@ def make_settings(**overrides: object) -> Settings:
         job_backoff_base_seconds=0.0,
         warm_up_voice=False,
         freeze_gc_after_start=False,  # hundreds of apps a run: frozen objects would never be collected
+        malloc_trim_interval_seconds=0.0,  # no trimmer thread per test app
     )
     return replace(base, **overrides)  # type: ignore[arg-type]
 

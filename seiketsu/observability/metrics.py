@@ -34,6 +34,12 @@ class Metrics:
             ["name", "result"],
             registry=self.registry,
         )
+        self.malloc_trim = Histogram(
+            "seiketsu_malloc_trim_seconds",
+            "Time one malloc_trim pass took (the heap trimmer hands freed memory back to the OS)",
+            registry=self.registry,
+            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1),
+        )
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -14,6 +14,12 @@ def test_defaults_are_the_embedded_mode(tmp_path: Path) -> None:
     assert settings.redis_url is None and settings.embedded_jobs
     assert settings.public_base_url == "http://127.0.0.1:8000"
     assert settings.twilio_api_base_url == "https://api.twilio.com"
+    assert settings.malloc_trim_interval_seconds == 10.0
+
+
+def test_the_heap_trimmer_can_be_slowed_or_turned_off(tmp_path: Path) -> None:
+    assert load_settings({"MALLOC_TRIM_INTERVAL_SECONDS": "2.5"}, workdir=tmp_path).malloc_trim_interval_seconds == 2.5
+    assert load_settings({"MALLOC_TRIM_INTERVAL_SECONDS": "0"}, workdir=tmp_path).malloc_trim_interval_seconds == 0.0
 
 
 def test_secret_key_is_generated_once_into_an_owner_only_file(tmp_path: Path) -> None:
@@ -52,6 +58,7 @@ def test_postgres_urls_get_the_psycopg_driver(tmp_path: Path) -> None:
         ({"AZURE_SPEECH_KEY": "k"}, "AZURE_SPEECH_REGION"),
         ({"ALLOW_PRIVATE_WEBHOOK_TARGETS": "maybe"}, "ALLOW_PRIVATE_WEBHOOK_TARGETS"),
         ({"JOB_BACKOFF_BASE_SECONDS": "-1"}, "JOB_BACKOFF_BASE_SECONDS"),
+        ({"MALLOC_TRIM_INTERVAL_SECONDS": "often"}, "MALLOC_TRIM_INTERVAL_SECONDS"),
     ],
 )
 def test_a_bad_value_names_the_variable(tmp_path: Path, env: dict[str, str], variable: str) -> None:

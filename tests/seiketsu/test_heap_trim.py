@@ -1,0 +1,113 @@
+"""The heap trimmer: hands freed heap memory back to the OS on a schedule, and never takes the process down."""
+
+from __future__ import annotations
+
+import sys
+import threading
+
+import pytest
+from fastapi.testclient import TestClient
+
+from seiketsu.app import create_app
+from seiketsu.heap_trim import HeapTrimmer, glibc_malloc_trim
+from tests.conftest import make_settings
+
+
+class CountingTrim:
+    def __init__(self, *, fail_on: int | None = None) -> None:
+        self.calls = 0
+        self.fail_on = fail_on
+        self.reached = threading.Event()
+
+    def __call__(self) -> int:
+        self.calls += 1
+        if self.calls >= 3:
+            self.reached.set()
+        if self.fail_on is not None and self.calls == self.fail_on:
+            self.reached.set()
+            raise OSError("trim failed")
+        return 1
+
+
+def test_the_trimmer_trims_every_interval_and_reports_each_pass_until_stopped() -> None:
+    trim = CountingTrim()
+    durations: list[float] = []
+    trimmer = HeapTrimmer(0.01, trim=trim, observe=durations.append)
+    trimmer.start()
+    assert trimmer.active
+    assert trim.reached.wait(5)
+    trimmer.stop()
+    assert not trimmer.active
+    calls = trim.calls
+    assert calls >= 3 and len(durations) >= 3 and all(d >= 0 for d in durations)
+    threading.Event().wait(0.05)
+    assert trim.calls == calls  # nothing after stop()
+
+
+@pytest.mark.parametrize("interval", [0.0, -1.0])
+def test_an_interval_of_zero_turns_the_trimmer_off(interval: float) -> None:
+    trim = CountingTrim()
+    trimmer = HeapTrimmer(interval, trim=trim)
+    trimmer.start()
+    assert not trimmer.active
+    trimmer.stop()
+    assert trim.calls == 0
+
+
+def test_without_a_trim_function_the_trimmer_does_nothing() -> None:
+    trimmer = HeapTrimmer(0.01, trim=None)
+    trimmer.start()
+    assert not trimmer.active
+    trimmer.stop()
+
+
+def test_a_failing_trim_stops_the_trimmer_and_is_logged_not_raised(caplog: pytest.LogCaptureFixture) -> None:
+    trim = CountingTrim(fail_on=1)
+    trimmer = HeapTrimmer(0.01, trim=trim)
+    trimmer.start()
+    assert trim.reached.wait(5)
+    for _ in range(100):
+        if not trimmer.active:
+            break
+        threading.Event().wait(0.01)
+    assert not trimmer.active and trim.calls == 1
+    assert "malloc_trim failed" in caplog.text
+    trimmer.stop()
+
+
+def test_start_twice_runs_one_thread() -> None:
+    trimmer = HeapTrimmer(10, trim=CountingTrim())
+    trimmer.start()
+    trimmer.start()
+    try:
+        assert [t.name for t in threading.enumerate()].count("heap-trim") == 1
+    finally:
+        trimmer.stop()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc_trim")
+def test_on_linux_the_c_library_trim_is_found_and_runs() -> None:
+    trim = glibc_malloc_trim()
+    assert trim is not None
+    assert trim() in (0, 1)  # 1: memory was released, 0: there was none to release
+
+
+def test_the_app_runs_the_trimmer_while_it_serves_and_reports_its_passes() -> None:
+    app = create_app(make_settings(malloc_trim_interval_seconds=0.01))
+    with TestClient(app) as client:
+        trimmer = app.state.heap_trimmer
+        assert trimmer.active
+        metrics = app.state.container.metrics
+        for _ in range(200):
+            if metrics.registry.get_sample_value("seiketsu_malloc_trim_seconds_count"):
+                break
+            threading.Event().wait(0.01)
+        assert client.get("/healthz").status_code == 200
+        assert metrics.registry.get_sample_value("seiketsu_malloc_trim_seconds_count") >= 1
+    assert not trimmer.active
+
+
+def test_the_test_apps_run_no_trimmer() -> None:
+    app = create_app(make_settings())
+    with TestClient(app):
+        assert not app.state.heap_trimmer.active
