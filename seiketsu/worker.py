@@ -26,9 +26,9 @@ def run_worker(settings: Settings, *, burst: bool = False) -> None:
     trimmer = HeapTrimmer.for_this_process(
         settings.malloc_trim_interval_seconds, observe=container.metrics.malloc_trim.observe
     )
-    trimmer.start()
     runner = JobRunner(container, container.runner_config)
     dispatcher = container.jobs.dispatcher
+    trimmer.start()
     try:
         if isinstance(dispatcher, RQDispatcher):
             RQWorker(runner, dispatcher).work(burst=burst)
