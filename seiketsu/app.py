@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from seiketsu.auth.api import router as auth_router
+from seiketsu.blocking_threads import limit_blocking_threads
 from seiketsu.container import Container, build_container
 from seiketsu.errors import install_error_handlers
 from seiketsu.gc_tuning import freeze_startup_objects, release_startup_objects
@@ -38,6 +39,7 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        limit_blocking_threads(settings.blocking_threads)
         worker: InProcessWorker | None = None
         if isinstance(container.jobs.dispatcher, InProcessDispatcher):
             worker = InProcessWorker(JobRunner(container, container.runner_config), container.jobs.dispatcher)

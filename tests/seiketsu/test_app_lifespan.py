@@ -1,10 +1,15 @@
-"""The app's lifespan: start-up objects frozen out of the collector's reach while serving, released at stop."""
+"""The app's lifespan: start-up objects frozen out of the collector's reach while serving, released at stop; the
+worker threads for blocking calls capped."""
 
 from __future__ import annotations
 
 import gc
+import threading
+import time
 
+import anyio
 from fastapi.testclient import TestClient
+from starlette.concurrency import run_in_threadpool
 
 from seiketsu.app import create_app
 from tests.conftest import make_settings
@@ -26,3 +31,28 @@ def test_the_test_suite_leaves_the_collector_alone() -> None:
     with TestClient(create_app(make_settings())) as client:
         assert client.get("/healthz").status_code == 200
         assert gc.get_freeze_count() == 0
+
+
+def test_blocking_calls_run_on_no_more_threads_than_configured() -> None:
+    with TestClient(create_app(make_settings(blocking_threads=3))) as client:
+        assert client.portal is not None
+        assert client.portal.call(_most_blocking_calls_at_once, 12) == 3
+
+
+async def _most_blocking_calls_at_once(calls: int) -> int:
+    lock = threading.Lock()
+    running = peak = 0
+
+    def work() -> None:
+        nonlocal running, peak
+        with lock:
+            running += 1
+            peak = max(peak, running)
+        time.sleep(0.02)
+        with lock:
+            running -= 1
+
+    async with anyio.create_task_group() as group:
+        for _ in range(calls):
+            group.start_soon(run_in_threadpool, work)
+    return peak

@@ -22,6 +22,13 @@ def test_the_heap_trimmer_can_be_slowed_or_turned_off(tmp_path: Path) -> None:
     assert load_settings({"MALLOC_TRIM_INTERVAL_SECONDS": "0"}, workdir=tmp_path).malloc_trim_interval_seconds == 0.0
 
 
+def test_the_web_apps_blocking_threads_are_few_by_default_and_configurable(tmp_path: Path) -> None:
+    assert load_settings({}, workdir=tmp_path).blocking_threads == 4
+    assert load_settings({"BLOCKING_THREADS": "12"}, workdir=tmp_path).blocking_threads == 12
+    with pytest.raises(ConfigError, match="BLOCKING_THREADS"):
+        load_settings({"BLOCKING_THREADS": "0"}, workdir=tmp_path)
+
+
 def test_secret_key_is_generated_once_into_an_owner_only_file(tmp_path: Path) -> None:
     first = load_settings({}, workdir=tmp_path).secret_key
     path = tmp_path / SECRET_FILE_NAME
