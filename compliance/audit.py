@@ -24,9 +24,9 @@ from sqlalchemy.engine import Connection
 
 from compliance.decision import Check, Decision
 from compliance.fact_store import Gathered
-from compliance.models import GateDecision, RulebookSnapshot, table_of
+from compliance.models import GateDecision, RulebookSnapshot
 from compliance.rulebook import RuleBook
-from seiketsu.db import utcnow
+from seiketsu.db import table_of, utcnow
 
 
 class RequesterKind(enum.StrEnum):

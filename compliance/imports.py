@@ -24,10 +24,10 @@ from sqlalchemy.engine import Connection, Engine
 
 from compliance.errors import ComplianceError
 from compliance.facts import NATIONAL_REGISTRY
-from compliance.models import RegistryArea, RegistryList, table_of
+from compliance.models import RegistryArea, RegistryList
 from compliance.registry_files import ListKind, ParseReport, RegistryFileReader
 from compliance.registry_staging import STAGE, Progress, create_stage, load_postgres, load_sqlite
-from seiketsu.db import utcnow
+from seiketsu.db import table_of, utcnow
 
 _LIST_NAME = re.compile(r"^(national|state:[A-Z]{2})$")
 _AREA_CODE = re.compile(r"^[2-9]\d\d$")

@@ -226,11 +226,3 @@ class RulebookSnapshot(SQLModel, table=True):
     version: str = Field(max_length=64, primary_key=True)
     rules: dict[str, Any] = Field(sa_type=JSONType)
     recorded_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
-
-
-def table_of(model: type[SQLModel]) -> sa.Table:
-    """The Core table of a model, for set-based statements."""
-    table = sa.inspect(model).local_table
-    assert isinstance(table, sa.Table)
-    return table
-

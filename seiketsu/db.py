@@ -37,6 +37,13 @@ def new_id() -> uuid.UUID:
     return uuid.uuid4()
 
 
+def table_of(model: type[SQLModel]) -> sa.Table:
+    """The Core table of a model, for set-based statements."""
+    table = sa.inspect(model).local_table
+    assert isinstance(table, sa.Table)
+    return table
+
+
 class UTCDateTime(sa.TypeDecorator[datetime]):
     """Timezone-aware UTC datetimes on every backend (SQLite keeps no zone, PostgreSQL uses timestamptz)."""
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from agent.records import CallResult
-from seiketsu.db import utcnow
+from seiketsu.db import new_id, table_of, utcnow
 from seiketsu.events import EventBus
 from seiketsu.leads import service as leads
 from seiketsu.leads.events import LEAD_QUALIFIED, lead_payload
@@ -142,26 +142,39 @@ def record_result(session: Session, events: EventBus, *, call: Call, result: Cal
         call.provider_failures = list(result.provider_failures)
         if call.duration_seconds is None:
             call.duration_seconds = round(result.duration_ms / 1000)
-        session.add_all(
-            TranscriptLine(
-                call_id=call.id,
-                seq=seq,
-                speaker=entry.speaker,
-                text=entry.text,
-                start_ms=entry.start_ms,
-                end_ms=entry.end_ms,
-                interrupted=entry.interrupted,
-            )
-            for seq, entry in enumerate(result.transcript)
-        )
     call.ended_at = call.ended_at or now
     call.updated_at = now
+    if result is not None:
+        _insert_transcript(session, call, result)
     payload = completed_payload(call, summary=summarize(result))
     if call.lead_id is not None:
         _update_lead(session, events, call, result)
         payload["appointmentId"] = _appointment_id(session, call)
     events.publish(session, CALL_COMPLETED, payload)
     return True
+
+
+def _insert_transcript(session: Session, call: Call, result: CallResult) -> None:
+    """The call's lines in one multi-row ``INSERT``, stamped with the organization of the call (which the caller's
+    scoped session loaded). As mapped objects, nine lines cost 2.0-2.5 ms of CPU against 0.9 ms, about half of
+    storing a call, on the web process's one GIL that the loop serving the other live calls waits for."""
+    if not result.transcript:
+        return
+    rows = [
+        {
+            "id": new_id(),
+            "organization_id": call.organization_id,
+            "call_id": call.id,
+            "seq": seq,
+            "speaker": entry.speaker,
+            "text": entry.text,
+            "start_ms": entry.start_ms,
+            "end_ms": entry.end_ms,
+            "interrupted": entry.interrupted,
+        }
+        for seq, entry in enumerate(result.transcript)
+    ]
+    session.execute(sa.insert(table_of(TranscriptLine)), rows)
 
 
 def _appointment_id(session: Session, call: Call) -> str | None:

@@ -175,7 +175,7 @@ class MediaStreamHandler:
             await session.stop()
             result = session.result()
             self._runtime.metrics.observe_call(result)
-            await run_in_threadpool(self._finish, setup.context, result)
+            await self._runtime.call_ends.run(self._finish, setup.context, result)
             await transport.close()
 
     async def _await_start(self) -> Start | None:

@@ -18,6 +18,7 @@ from agent.greeting import GreetingCache
 from agent.interfaces import Dialog
 from agent.providers.factory import ProviderSelection, ProviderSettings, SpeechPreferences, SpeechProviders
 from agent.scripted_dialog import ScriptedDialog
+from seiketsu.blocking_threads import BlockingLane
 from seiketsu.container import Container
 from seiketsu.settings import Settings
 from seiketsu.tenancy.models import Organization
@@ -70,6 +71,10 @@ class TelephonyRuntime:
     """Calls answered by this process whose media stream has not arrived yet (see ``session_setup``)."""
     live_calls: dict[str, Any] = field(default_factory=dict)
     """Media-stream handlers of the calls live in this process, by call id."""
+    call_ends: BlockingLane = field(default_factory=BlockingLane)
+    """Where finished calls are stored, one at a time: calls that end together (a campaign's wave) then take one
+    thread's share of the GIL from the loop serving the live calls, not one each, and queue for a few
+    milliseconds each instead."""
 
     def stream_signature_valid(self, signature: str) -> bool:
         """Twilio signs the media-stream upgrade over the ``wss://`` URL from our TwiML, with no parameters."""

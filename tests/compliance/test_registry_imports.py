@@ -20,9 +20,10 @@ from compliance.imports import (
     parse_area_codes,
     parse_list_name,
 )
-from compliance.models import RegistryArea, RegistryList, RegistryNumber, table_of
+from compliance.models import RegistryArea, RegistryList, RegistryNumber
 from compliance.registry_files import ListKind
 from seiketsu.container import Container
+from seiketsu.db import table_of
 from tests.factories import make_org
 
 DAY1 = date(2025, 5, 1)

@@ -3,16 +3,15 @@ worker threads for blocking calls capped."""
 
 from __future__ import annotations
 
+import functools
 import gc
-import threading
-import time
 
-import anyio
 from fastapi.testclient import TestClient
 from starlette.concurrency import run_in_threadpool
 
 from seiketsu.app import create_app
 from tests.conftest import make_settings
+from tests.seiketsu.threads import Overlap, all_at_once
 
 
 def test_start_up_objects_are_frozen_while_the_app_serves_and_released_when_it_stops() -> None:
@@ -36,23 +35,6 @@ def test_the_test_suite_leaves_the_collector_alone() -> None:
 def test_blocking_calls_run_on_no_more_threads_than_configured() -> None:
     with TestClient(create_app(make_settings(blocking_threads=3))) as client:
         assert client.portal is not None
-        assert client.portal.call(_most_blocking_calls_at_once, 12) == 3
-
-
-async def _most_blocking_calls_at_once(calls: int) -> int:
-    lock = threading.Lock()
-    running = peak = 0
-
-    def work() -> None:
-        nonlocal running, peak
-        with lock:
-            running += 1
-            peak = max(peak, running)
-        time.sleep(0.02)
-        with lock:
-            running -= 1
-
-    async with anyio.create_task_group() as group:
-        for _ in range(calls):
-            group.start_soon(run_in_threadpool, work)
-    return peak
+        overlap = Overlap()
+        client.portal.call(all_at_once, 12, functools.partial(run_in_threadpool, overlap.work))
+        assert overlap.peak == 3
