@@ -52,7 +52,7 @@ class Settings:
     warm_up_voice: bool = True
     freeze_gc_after_start: bool = True
     """Once the web app or a worker has started, keep the objects that exist then out of the collector's full passes."""
-    blocking_threads: int = 4
+    blocking_threads: int = 2
     """At most this many blocking calls (database sessions) run at once in the web app, each on a worker thread."""
     malloc_trim_interval_seconds: float = 10.0
     """How often the web app and workers hand freed heap memory back to the OS (``malloc_trim``); 0 turns it off."""
@@ -186,7 +186,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, workdir: Path | None 
         allow_private_webhook_targets=_bool(env, "ALLOW_PRIVATE_WEBHOOK_TARGETS", False),
         warm_up_voice=_bool(env, "WARM_UP_VOICE", True),
         freeze_gc_after_start=_bool(env, "FREEZE_GC_AFTER_START", True),
-        blocking_threads=_int(env, "BLOCKING_THREADS", 4),
+        blocking_threads=_int(env, "BLOCKING_THREADS", 2),
         malloc_trim_interval_seconds=_float(env, "MALLOC_TRIM_INTERVAL_SECONDS", 10.0),
         previous_secret_keys=tuple(
             k.strip() for k in (_optional(env, "SECRET_KEY_PREVIOUS") or "").split(",") if k.strip()

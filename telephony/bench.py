@@ -250,10 +250,14 @@ class StoredCalls:
         self._container.close()
 
 
-def _histogram_quantile(metrics: str, name: str, q: float) -> float | None:
+def _histogram_quantile(metrics: str, name: str, q: float, labels: str = "") -> float | None:
+    """``labels`` selects one series: its labels as the exposition writes them after ``le``, e.g. 'route="/x"'."""
+    selector = f",{re.escape(labels)}" if labels else ""
     buckets = [
         (float(le), float(count))
-        for le, count in re.findall(rf'^{name}_bucket{{le="([^"]+)"}} (\S+)$', metrics, re.MULTILINE)
+        for le, count in re.findall(
+            rf'^{name}_bucket{{le="([^"]+)"{selector}}} (\S+)$', metrics, re.MULTILINE
+        )
     ]
     if not buckets or buckets[-1][1] == 0:
         return None
@@ -264,9 +268,9 @@ def _histogram_quantile(metrics: str, name: str, q: float) -> float | None:
     return float("inf")
 
 
-def _quantile_ms(metrics: str, name: str, q: float) -> float:
+def _quantile_ms(metrics: str, name: str, q: float, labels: str = "") -> float:
     """A histogram's quantile as the upper bound of its bucket, in milliseconds."""
-    return (_histogram_quantile(metrics, name, q) or 0) * 1000
+    return (_histogram_quantile(metrics, name, q, labels) or 0) * 1000
 
 
 def _overheads(env: dict[str, str]) -> list[float]:
@@ -311,6 +315,9 @@ def _report(waves: list[Wave], *, calls: int, metrics: str, overheads: list[floa
         "barge_in_p95_ms": (percentile(barge, 95) or 0) * 1000,
         "caller_send_lag_p99_ms": (percentile([r.max_send_lag for r in results], 99) or 0) * 1000,
         "frame_lag_p99_ms_at_most": _quantile_ms(metrics, "seiketsu_media_frame_lag_seconds", 0.99),
+        "voice_webhook_p99_ms_at_most": _quantile_ms(
+            metrics, "seiketsu_http_request_duration_seconds", 0.99, 'method="POST",route="/twilio/voice"'
+        ),
         "frames_sent": frames_sent,
         "frames_received": int(float(frames_in.group(1))) if frames_in else None,
         "protocol_errors": sum(r.protocol_errors for r in results),

@@ -23,7 +23,7 @@ def test_the_heap_trimmer_can_be_slowed_or_turned_off(tmp_path: Path) -> None:
 
 
 def test_the_web_apps_blocking_threads_are_few_by_default_and_configurable(tmp_path: Path) -> None:
-    assert load_settings({}, workdir=tmp_path).blocking_threads == 4
+    assert load_settings({}, workdir=tmp_path).blocking_threads == 2
     assert load_settings({"BLOCKING_THREADS": "12"}, workdir=tmp_path).blocking_threads == 12
     with pytest.raises(ConfigError, match="BLOCKING_THREADS"):
         load_settings({"BLOCKING_THREADS": "0"}, workdir=tmp_path)
