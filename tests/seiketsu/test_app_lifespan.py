@@ -22,7 +22,8 @@ def test_start_up_objects_are_frozen_while_the_app_serves_and_released_when_it_s
         frozen = gc.get_freeze_count()
         assert frozen > 10_000  # the modules, the app and its container, at least
         gc.collect()
-        assert gc.get_freeze_count() == frozen  # a full pass leaves them frozen
+        # a full pass leaves them frozen (the count once rose by 2 in CI, never fell: compare with >=)
+        assert gc.get_freeze_count() >= frozen
     assert gc.get_freeze_count() == 0
 
 
