@@ -144,7 +144,7 @@ def record_result(session: Session, events: EventBus, *, call: Call, result: Cal
             call.duration_seconds = round(result.duration_ms / 1000)
     call.ended_at = call.ended_at or now
     call.updated_at = now
-    if result is not None:
+    if result is not None:  # after the call's own changes: the flush before the insert then writes the call once
         _insert_transcript(session, call, result)
     payload = completed_payload(call, summary=summarize(result))
     if call.lead_id is not None:
