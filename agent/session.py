@@ -37,6 +37,7 @@ from agent.playback import PlaybackTracker, SpokenReply
 from agent.records import CallResult, TurnLatency
 from agent.speech_out import Speaker, SpeechTiming
 from agent.turn_taking import SpeechEnded, SpeechStarted, TurnDetector
+from agent.weak_callbacks import weakly
 
 logger = logging.getLogger(__name__)
 
@@ -80,15 +81,15 @@ class CallSession:
             fallback_tts=providers.fallback_tts,
             cache=greetings,
             organization_id=config.organization_id,
-            on_provider_failure=self._provider_failed,
-            on_audio=self._audio_queued,
+            on_provider_failure=weakly(self._provider_failed),
+            on_audio=weakly(self._audio_queued),
         )
         self._listener = Listener(
             stt=providers.stt,
             fallback=providers.fallback_stt,
             language=config.language,
             timeouts=config.timeouts,
-            on_provider_failure=self._provider_failed,
+            on_provider_failure=weakly(self._provider_failed),
         )
         self._control = CallControl(
             config=config,
@@ -96,8 +97,8 @@ class CallSession:
             log=self._log,
             conversation=self._conversation,
             state=self._state,
-            say=self._say,
-            wait_played=self._wait_played,
+            say=weakly(self._say),
+            wait_played=weakly(self._wait_played),
         )
         self._tasks: set[asyncio.Task[Any]] = set()
         self._speaking: asyncio.Task[Any] | None = None

@@ -17,7 +17,6 @@ from seiketsu.container import Container, build_container
 from seiketsu.errors import install_error_handlers
 from seiketsu.gc_tuning import freeze_startup_objects, release_startup_objects
 from seiketsu.health import router as health_router
-from seiketsu.heap_trim import HeapTrimmer
 from seiketsu.jobs.api import router as jobs_router
 from seiketsu.jobs.embedded import InProcessDispatcher, InProcessWorker
 from seiketsu.jobs.runner import JobRunner
@@ -47,16 +46,12 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
         await start_packages(container)
         if settings.freeze_gc_after_start:
             freeze_startup_objects()
-        trimmer = HeapTrimmer.for_this_process(
-            settings.malloc_trim_interval_seconds, observe=container.metrics.malloc_trim.observe
-        )
-        trimmer.start()
-        app.state.heap_trimmer = trimmer
+        container.heap.start()
         logger.info("seiketsu started (%s jobs)", "in-process" if worker else "RQ")
         try:
             yield
         finally:
-            trimmer.stop()
+            container.heap.stop()
             if settings.freeze_gc_after_start:
                 release_startup_objects()
             await stop_packages(container)

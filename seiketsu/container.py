@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from seiketsu.auth.passwords import Passwords
 from seiketsu.db import create_engine, create_session_factory
 from seiketsu.events import EventBus
+from seiketsu.heap_trim import HeapTrimmer
 from seiketsu.jobs.embedded import InProcessDispatcher
 from seiketsu.jobs.queue import Dispatcher, JobQueue, install_outbox_hooks
 from seiketsu.jobs.registry import JobRegistry
@@ -43,6 +44,8 @@ class Container:
     events: EventBus
     metrics: Metrics
     runner_config: RunnerConfig
+    heap: HeapTrimmer
+    """Hands freed heap memory back to the OS while the web app or a worker runs (they start and stop it)."""
     extras: dict[str, Any] = field(default_factory=dict)
     """Resources that domain packages attach when the app factory wires them (keyed by package)."""
     closers: list[Callable[[], None]] = field(default_factory=list)
@@ -69,6 +72,7 @@ def build_container(
     redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
     dispatcher: Dispatcher = RQDispatcher(redis) if redis is not None else InProcessDispatcher()
     jobs = JobQueue(registry=JobRegistry(), dispatcher=dispatcher)
+    metrics = Metrics()
     return Container(
         settings=settings,
         engine=engine,
@@ -78,6 +82,7 @@ def build_container(
         rate_limiter=RedisRateLimiter(redis) if redis is not None else MemoryRateLimiter(),
         jobs=jobs,
         events=EventBus(jobs),
-        metrics=Metrics(),
+        metrics=metrics,
         runner_config=runner_config or RunnerConfig(backoff_base=settings.job_backoff_base_seconds),
+        heap=HeapTrimmer.for_this_process(settings.malloc_trim_interval_seconds, observe=metrics.malloc_trim.observe),
     )

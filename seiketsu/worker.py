@@ -6,7 +6,6 @@ import logging
 
 from seiketsu.container import build_container
 from seiketsu.gc_tuning import freeze_startup_objects
-from seiketsu.heap_trim import HeapTrimmer
 from seiketsu.jobs.embedded import InProcessDispatcher, InProcessWorker
 from seiketsu.jobs.rq_backend import RQDispatcher, RQWorker
 from seiketsu.jobs.runner import JobRunner
@@ -23,12 +22,9 @@ def run_worker(settings: Settings, *, burst: bool = False) -> None:
     wire_packages(container)
     if settings.freeze_gc_after_start:
         freeze_startup_objects()
-    trimmer = HeapTrimmer.for_this_process(
-        settings.malloc_trim_interval_seconds, observe=container.metrics.malloc_trim.observe
-    )
     runner = JobRunner(container, container.runner_config)
     dispatcher = container.jobs.dispatcher
-    trimmer.start()
+    container.heap.start()
     try:
         if isinstance(dispatcher, RQDispatcher):
             RQWorker(runner, dispatcher).work(burst=burst)
@@ -41,5 +37,5 @@ def run_worker(settings: Settings, *, burst: bool = False) -> None:
                 worker.start()
                 dispatcher.wake.wait()  # until interrupted
     finally:
-        trimmer.stop()
+        container.heap.stop()
         container.close()

@@ -72,6 +72,23 @@ class ServerProcess:
         match = re.search(r"VmRSS:\s+(\d+) kB", Path(f"/proc/{self.pid}/status").read_text())
         return int(match.group(1)) / 1024 if match else 0.0
 
+    async def heap_trims(self, http: httpx.AsyncClient) -> float:
+        """How many passes the server's heap trimmer has made (``seiketsu_malloc_trim_seconds_count``)."""
+        metrics = (await http.get(self.base_url + "/metrics")).text
+        match = re.search(r"^seiketsu_malloc_trim_seconds_count (\S+)$", metrics, re.MULTILINE)
+        return float(match.group(1)) if match else 0.0
+
+    async def settled_rss_mb(self, http: httpx.AsyncClient, *, wait: float) -> float:
+        """The resident size once the heap trimmer has made a pass after this moment (waiting at most ``wait``
+        s): the server trims after a burst of call ends, so the reading does not depend on when its last
+        periodic pass happened to run."""
+        before = await self.heap_trims(http)
+        for _ in range(int(wait / 0.1)):
+            if await self.heap_trims(http) > before:
+                break
+            await asyncio.sleep(0.1)
+        return self.rss_mb()
+
 
 @dataclass
 class Wave:
@@ -79,6 +96,8 @@ class Wave:
     cpu_seconds: float
     wall_seconds: float
     rss_after_mb: float
+    ended_at: float
+    """``time.monotonic()`` when the memory was read."""
     failures: list[str] = field(default_factory=list)
 
 
@@ -198,11 +217,14 @@ async def _wave(
     script: list[Step],
     stagger: float,
     stored_calls: StoredCalls,
+    http: httpx.AsyncClient,
+    trim_wait: float,
 ) -> Wave:
     """One wave of calls, played by the caller processes (``shares``: how many calls each plays).
 
     The server's memory is read once it has stored every call of the wave (a call is saved after its stream
-    closes), so each reading is taken at the same point between waves, not while the last calls are being saved.
+    closes) and its heap trimmer has made its pass after those call ends (at most ``trim_wait`` s), so each
+    reading is taken at the same point between waves, not while the last calls are being saved.
     """
     loop = asyncio.get_running_loop()
     cpu0, t0 = server.cpu_seconds(), time.monotonic()
@@ -212,11 +234,13 @@ async def _wave(
     outcomes = [outcome for part in parts for outcome in part]
     cpu, wall = server.cpu_seconds() - cpu0, time.monotonic() - t0
     await stored_calls.wait_for(len(outcomes))
+    rss = await server.settled_rss_mb(http, wait=trim_wait) if trim_wait > 0 else server.rss_mb()
     return Wave(
         results=[o for o in outcomes if not isinstance(o, str)],
         cpu_seconds=cpu,
         wall_seconds=wall,
-        rss_after_mb=server.rss_mb(),
+        rss_after_mb=rss,
+        ended_at=time.monotonic(),
         failures=[o for o in outcomes if isinstance(o, str)],
     )
 
@@ -329,7 +353,15 @@ def _report(waves: list[Wave], *, calls: int, metrics: str, overheads: list[floa
 
 
 async def _run(
-    env: dict[str, str], server: ServerProcess, *, calls: int, turns: int, soak: float, local: bool, processes: int
+    env: dict[str, str],
+    server: ServerProcess,
+    *,
+    calls: int,
+    turns: int,
+    soak: float,
+    local: bool,
+    processes: int,
+    warm_up_waves: int,
 ) -> dict[str, Any]:
     settings = load_settings(env)
     config = SimulatorConfig(
@@ -346,18 +378,45 @@ async def _run(
     shares = [calls // processes + (1 if i < calls % processes else 0) for i in range(processes)]
     shares = [n for n in shares if n]
     stagger = min(2.0, calls * 0.02)
+    trim_interval = settings.malloc_trim_interval_seconds
+    trim_wait = trim_interval + 2 if trim_interval > 0 else 0.0
     with ProcessPoolExecutor(len(shares), mp_context=multiprocessing.get_context("spawn")) as callers:
         stored_calls = StoredCalls(env)
         try:
-            waves = [await _wave(server, callers, shares, config, script, stagger, stored_calls)]
-            deadline = time.monotonic() + soak
-            while time.monotonic() < deadline:
-                waves.append(await _wave(server, callers, shares, config, script, stagger, stored_calls))
+            async with httpx.AsyncClient() as http:
+                waves = [await _wave(server, callers, shares, config, script, stagger, stored_calls, http, trim_wait)]
+                deadline = time.monotonic() + soak
+                while time.monotonic() < deadline:
+                    waves.append(
+                        await _wave(server, callers, shares, config, script, stagger, stored_calls, http, trim_wait)
+                    )
+                metrics = (await http.get(server.base_url + "/metrics")).text
         finally:
             stored_calls.close()
-    async with httpx.AsyncClient() as client:
-        metrics = (await client.get(server.base_url + "/metrics")).text
-    return _report(waves, calls=calls, metrics=metrics, overheads=_overheads(env), rss_start=rss_start)
+    report = _report(waves, calls=calls, metrics=metrics, overheads=_overheads(env), rss_start=rss_start)
+    return report | memory_growth([(w.ended_at, w.rss_after_mb) for w in waves], warm_up_waves=warm_up_waves)
+
+
+def memory_growth(readings: list[tuple[float, float]], *, warm_up_waves: int) -> dict[str, Any]:
+    """How the server's memory moved over a soak, from (time, MB) readings after each wave.
+
+    Counted from the first wave and from the end of the warm-up (the first ``warm_up_waves`` waves, while the
+    allocators reach the working set of the wave's concurrent calls); the slope is a least-squares fit after it.
+    """
+    figures: dict[str, Any] = {"rss_warm_up_waves": warm_up_waves}
+    if len(readings) >= 2:
+        figures["rss_growth_first_to_last_mb"] = round(readings[-1][1] - readings[0][1], 1)
+    soak = readings[max(0, warm_up_waves - 1) :]
+    if warm_up_waves >= 1 and len(soak) >= 2:
+        figures["rss_growth_after_warm_up_mb"] = round(soak[-1][1] - soak[0][1], 1)
+        figures["rss_minutes_after_warm_up"] = round((soak[-1][0] - soak[0][0]) / 60, 1)
+        times = [t for t, _ in soak]
+        values = [v for _, v in soak]
+        mean_t, mean_v = sum(times) / len(times), sum(values) / len(values)
+        spread = sum((t - mean_t) ** 2 for t in times)
+        slope = sum((t - mean_t) * (v - mean_v) for t, v in soak) / spread if spread else 0.0
+        figures["rss_slope_mb_per_10_min_after_warm_up"] = round(slope * 600, 2)
+    return figures
 
 
 @click.command()
@@ -374,6 +433,12 @@ async def _run(
     help="processes playing the callers (one Python process cannot keep 100 callers in real time)",
 )
 @click.option("--soak", default=0.0, show_default=True, help="seconds of back-to-back waves after the first")
+@click.option(
+    "--warm-up-waves",
+    default=3,
+    show_default=True,
+    help="waves counted as the soak's warm-up: memory growth is also reported from the last of them",
+)
 @click.option("--database-url", default=None, help="an empty database to use (default: a temporary SQLite file)")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None)
 def command(
@@ -385,6 +450,7 @@ def command(
     local: bool,
     caller_processes: int,
     soak: float,
+    warm_up_waves: int,
     database_url: str | None,
     json_path: Path | None,
 ) -> None:
@@ -410,7 +476,16 @@ def command(
         process, server = _start_server(env, port)
         try:
             report = asyncio.run(
-                _run(env, server, calls=calls, turns=turns, soak=soak, local=local, processes=caller_processes)
+                _run(
+                    env,
+                    server,
+                    calls=calls,
+                    turns=turns,
+                    soak=soak,
+                    local=local,
+                    processes=caller_processes,
+                    warm_up_waves=warm_up_waves,
+                )
             )
         finally:
             process.terminate()

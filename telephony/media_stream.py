@@ -177,6 +177,7 @@ class MediaStreamHandler:
             self._runtime.metrics.observe_call(result)
             await self._runtime.call_ends.run(self._finish, setup.context, result)
             await transport.close()
+            self._runtime.memory_freed()
 
     async def _await_start(self) -> Start | None:
         deadline = time.monotonic() + START_TIMEOUT_SECONDS

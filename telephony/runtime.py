@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
@@ -75,6 +75,9 @@ class TelephonyRuntime:
     """Where finished calls are stored, one at a time: calls that end together (a campaign's wave) then take one
     thread's share of the GIL from the loop serving the live calls, not one each, and queue for a few
     milliseconds each instead."""
+    memory_freed: Callable[[], None] = field(default=lambda: None)
+    """Told when a call has ended and been stored (its audio and buffers are free): the kernel's heap trimmer
+    hands the memory back to the OS once a burst of call ends is over."""
 
     def stream_signature_valid(self, signature: str) -> bool:
         """Twilio signs the media-stream upgrade over the ``wss://`` URL from our TwiML, with no parameters."""
@@ -96,7 +99,9 @@ class TelephonyRuntime:
             return SpeechPreferences()
 
 
-def build_runtime(settings: Settings, registry: CollectorRegistry) -> TelephonyRuntime:
+def build_runtime(
+    settings: Settings, registry: CollectorRegistry, *, memory_freed: Callable[[], None]
+) -> TelephonyRuntime:
     http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0))
     provider_settings = ProviderSettings(
         openai_api_key=settings.openai_api_key,
@@ -126,6 +131,7 @@ def build_runtime(settings: Settings, registry: CollectorRegistry) -> TelephonyR
         scripted_dialog=ScriptedDialog(),
         rest=rest,
         metrics=CallMetrics(registry),
+        memory_freed=memory_freed,
     )
 
 

@@ -29,7 +29,9 @@ logger = logging.getLogger(__name__)
 
 
 def register(container: Container) -> None:
-    container.extras[EXTRAS_KEY] = build_runtime(container.settings, container.metrics.registry)
+    container.extras[EXTRAS_KEY] = build_runtime(
+        container.settings, container.metrics.registry, memory_freed=container.heap.request
+    )
     outbound = OutboundRuntime(observer=DialMetrics(container.metrics.registry))
     container.extras[OUTBOUND_KEY] = outbound
     container.closers.append(outbound.dispatcher.close)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 
 import pytest
 from fastapi.testclient import TestClient
@@ -75,6 +76,65 @@ def test_a_failing_trim_stops_the_trimmer_and_is_logged_not_raised(caplog: pytes
     trimmer.stop()
 
 
+class TimedTrim:
+    """Records when each pass ran."""
+
+    def __init__(self) -> None:
+        self.times: list[float] = []
+        self.ran = threading.Event()
+
+    def __call__(self) -> int:
+        self.times.append(time.monotonic())
+        self.ran.set()
+        return 1
+
+
+def test_a_request_brings_a_pass_once_requests_have_been_quiet_for_the_settling_time() -> None:
+    trim = TimedTrim()
+    trimmer = HeapTrimmer(60, trim=trim, settle=0.2)
+    trimmer.start()
+    try:
+        started = time.monotonic()
+        for _ in range(5):  # a burst of call ends, 50 ms apart
+            trimmer.request()
+            time.sleep(0.05)
+        last_request = time.monotonic()
+        assert trim.ran.wait(5)
+        time.sleep(0.3)
+        assert len(trim.times) == 1  # one pass for the whole burst, after it
+        assert trim.times[0] >= last_request + 0.15
+        assert trim.times[0] - started < 5  # not the 60 s interval
+    finally:
+        trimmer.stop()
+
+
+def test_requests_that_never_pause_still_get_a_pass_every_interval() -> None:
+    trim = TimedTrim()
+    trimmer = HeapTrimmer(0.3, trim=trim, settle=0.2)
+    trimmer.start()
+    try:
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline:
+            trimmer.request()  # never quiet for the settling time
+            time.sleep(0.02)
+    finally:
+        trimmer.stop()
+    assert 2 <= len(trim.times) <= 5
+
+
+def test_a_request_while_stopped_does_nothing_and_stop_does_not_wait_for_the_interval() -> None:
+    trim = TimedTrim()
+    trimmer = HeapTrimmer(60, trim=trim, settle=0.05)
+    trimmer.request()
+    trimmer.start()
+    time.sleep(0.2)
+    assert trim.times == []  # the request before start() is forgotten
+    started = time.monotonic()
+    trimmer.stop()
+    assert time.monotonic() - started < 1 and not trimmer.active
+    assert trim.times == []
+
+
 def test_start_twice_runs_one_thread() -> None:
     trimmer = HeapTrimmer(10, trim=CountingTrim())
     trimmer.start()
@@ -95,7 +155,7 @@ def test_on_linux_the_c_library_trim_is_found_and_runs() -> None:
 def test_the_app_runs_the_trimmer_while_it_serves_and_reports_its_passes() -> None:
     app = create_app(make_settings(malloc_trim_interval_seconds=0.01))
     with TestClient(app) as client:
-        trimmer = app.state.heap_trimmer
+        trimmer = app.state.container.heap
         assert trimmer.active
         metrics = app.state.container.metrics
         for _ in range(200):
@@ -110,4 +170,4 @@ def test_the_app_runs_the_trimmer_while_it_serves_and_reports_its_passes() -> No
 def test_the_test_apps_run_no_trimmer() -> None:
     app = create_app(make_settings())
     with TestClient(app):
-        assert not app.state.heap_trimmer.active
+        assert not app.state.container.heap.active

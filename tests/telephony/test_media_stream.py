@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import gc
 import json
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -23,15 +25,17 @@ from starlette.websockets import WebSocketDisconnect
 from agent.fakes import FakeDialog, FakeSpeechToText, FakeTextToSpeech
 from agent.interfaces import ProviderError
 from compliance.models import DoNotCallRequest
-from seiketsu.container import Container
+from seiketsu.app import create_app
+from seiketsu.container import Container, build_container
 from seiketsu.jobs.models import Job
 from seiketsu.leads.models import Lead
+from seiketsu.settings import Settings
 from seiketsu.tenancy.scoping import system_session
 from telephony.audio import pcm16_to_ulaw
 from telephony.models import Call, CallOutcome, TranscriptLine
 from telephony.signatures import issue_stream_token
 from telephony.simulator import EspeakNgVoice
-from tests.conftest import TEST_SECRET
+from tests.conftest import TEST_SECRET, fast_passwords
 from tests.telephony.conftest import CALLER, FakeSpeech, twilio_post, use_fake_speech, voice_org, voice_params
 
 STREAM_SID = "MZ" + "0" * 32
@@ -416,3 +420,59 @@ def test_a_caller_who_drops_without_stop_still_leaves_a_record(
     with system_session(container.sessions) as session:
         lines = list(session.scalars(sa.select(TranscriptLine)))
     assert call.ended_at is not None and lines and lines[0].speaker == "agent"
+
+
+def test_a_stored_call_has_the_heap_trimmer_hand_its_memory_back_soon(
+    settings: Settings, container: Container, fake_speech: FakeSpeech
+) -> None:
+    """Not at the next periodic pass (a minute away here): a pass follows once the call is stored."""
+    own = build_container(replace(settings, malloc_trim_interval_seconds=60.0), passwords=fast_passwords())
+    try:
+        with TestClient(create_app(own.settings, container=own)) as client:
+            voice_org(own)
+            use_fake_speech(client, fake_speech)
+            parameters = _answer(client)
+            with client.websocket_connect("/twilio/media") as ws:
+                twilio = Twilio(ws)
+                ws.send_text(_start(parameters))
+                twilio.receive_until("media")
+                twilio.stop()
+                assert _wait_for_outcome(own).outcome is not None  # inside: leaving the block cancels the handler
+            passes = own.metrics.registry.get_sample_value
+            deadline = time.monotonic() + 10
+            while not passes("seiketsu_malloc_trim_seconds_count") and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert passes("seiketsu_malloc_trim_seconds_count") == 1
+    finally:
+        own.close()
+
+
+def test_a_finished_call_leaves_nothing_for_the_cycle_collector(
+    twilio_stream: tuple[Twilio, dict[str, str]], container: Container, speech_ulaw: bytes
+) -> None:
+    """A call's session, its parts, buffers and transport go by reference counting once the call is stored, not
+    at a later full collection (rare in a process that froze its start-up objects)."""
+    twilio, parameters = twilio_stream
+    gc.collect()
+    gc.disable()
+    try:
+        twilio.ws.send_text(_start(parameters))
+        twilio.receive_until("media")
+        twilio.receive_until("mark")
+        twilio.echo_marks()
+        twilio.send_audio(speech_ulaw)
+        twilio.silence(1.0)
+        twilio.receive_until("media")
+        twilio.receive_until("mark")
+        twilio.echo_marks()
+        twilio.stop()
+        _wait_for_outcome(container)
+        time.sleep(0.2)  # the handler returns after storing the call
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        gc.collect()
+        ours = [type(o).__qualname__ for o in gc.garbage if type(o).__module__.split(".")[0] in ("agent", "telephony")]
+        assert ours == []
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
