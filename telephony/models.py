@@ -60,7 +60,17 @@ class CallOutcome(enum.StrEnum):
 
 class Call(TenantModel, table=True):
     __tablename__ = "calls"
-    __table_args__ = (sa.Index("ix_calls_org_created", "organization_id", "created_at"),)
+    __table_args__ = (
+        sa.Index("ix_calls_org_created", "organization_id", "created_at"),
+        # The concurrent-call limit counts the calls that have not ended: a small index, however many calls ended.
+        sa.Index(
+            "ix_calls_live",
+            "organization_id",
+            "created_at",
+            postgresql_where=sa.text("ended_at IS NULL"),
+            sqlite_where=sa.text("ended_at IS NULL"),
+        ),
+    )
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
     call_sid: str | None = Field(default=None, max_length=64, unique=True)
