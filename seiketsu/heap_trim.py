@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import logging
 import threading
 import time
@@ -26,8 +27,10 @@ logger = logging.getLogger(__name__)
 Trim = Callable[[], object]
 
 
+@functools.cache
 def glibc_malloc_trim() -> Trim | None:
-    """``malloc_trim(0)`` of the C library this process runs on, or None where there is none."""
+    """``malloc_trim(0)`` of the C library this process runs on, or None where there is none (looked up once a
+    process: ``find_library`` runs ``ldconfig``, about 12 ms, and every container builds a trimmer)."""
     name = ctypes.util.find_library("c")
     if name is None:
         return None
