@@ -17,11 +17,13 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, RootTransaction
 from sqlalchemy.orm import Session
 
 from compliance.audit import Requester, decision_row, record_rulebook, write_decisions
@@ -147,15 +149,19 @@ class ComplianceGate:
     ) -> list[GateResult]:
         self._ensure_rulebook_recorded()
         now = self._clock()
+        chunks = [requests[start : start + self._chunk_size] for start in range(0, len(requests), self._chunk_size)]
+
+        def judge(chunk: Sequence[CheckRequest]) -> _Judged:
+            return self._judge_chunk(organization_id, chunk, requester=requester, issue_permits=issue_permits, now=now)
+
+        if len(chunks) > 1 and self._engine.dialect.name == "postgresql":
+            return _pipelined(chunks, judge, _record)
         results: list[GateResult] = []
-        for start in range(0, len(requests), self._chunk_size):
-            chunk = requests[start : start + self._chunk_size]
-            results.extend(
-                self._decide_chunk(organization_id, chunk, requester=requester, issue_permits=issue_permits, now=now)
-            )
+        for chunk in chunks:
+            results.extend(_record(judge(chunk)))
         return results
 
-    def _decide_chunk(
+    def _judge_chunk(
         self,
         organization_id: uuid.UUID,
         chunk: Sequence[CheckRequest],
@@ -163,8 +169,10 @@ class ComplianceGate:
         requester: Requester,
         issue_permits: bool,
         now: datetime,
-    ) -> list[GateResult]:
-        with self._engine.connect() as conn:
+    ) -> _Judged:
+        """Read the chunk's facts and decide, in a transaction left open for ``_record``."""
+        conn = self._engine.connect()
+        try:
             if not issue_permits and conn.dialect.name == "postgresql":
                 # Answers without permits need no transaction: a read, then one insert (fewer round trips).
                 conn.execution_options(isolation_level="AUTOCOMMIT")
@@ -196,15 +204,10 @@ class ComplianceGate:
                 )
                 for item, result in zip(gathered, judged, strict=True)
             ]
-            try:
-                write_decisions(conn, rows)
-                transaction.commit()
-            except Exception as exc:
-                logger.exception("%d decision(s) of organization %s not recorded", len(rows), organization_id)
-                raise GateUnavailable("the decision could not be recorded; nothing may be dialed") from exc
-        if len(judged) == 1 and not judged[0].allowed:
-            logger.info("compliance gate blocked %s: %s", mask_phone(gathered[0].phone), _blocking(judged[0]))
-        return judged
+        except BaseException:
+            conn.close()
+            raise
+        return _Judged(conn=conn, transaction=transaction, gathered=gathered, results=judged, rows=rows)
 
     def _judge(
         self,
@@ -281,6 +284,67 @@ def _serialise_permits(conn: Connection, organization_id: uuid.UUID, chunk: Sequ
         ),
         {"keys": keys},
     )
+
+
+@dataclass(slots=True)
+class _Judged:
+    """A chunk's decisions, not yet recorded, with the connection and open transaction they are recorded in."""
+
+    conn: Connection
+    transaction: RootTransaction
+    gathered: list[Gathered]
+    results: list[GateResult]
+    rows: list[dict[str, Any]]
+
+    def discard(self) -> None:
+        """Record nothing: roll back (with permits, that releases the numbers' locks) and return the connection."""
+        try:
+            self.transaction.rollback()
+        finally:
+            self.conn.close()
+
+
+def _record(judged: _Judged) -> list[GateResult]:
+    """Write the chunk's audit rows and commit: only then do its answers and permits exist. Raises GateUnavailable."""
+    try:
+        with judged.conn:
+            write_decisions(judged.conn, judged.rows)
+            judged.transaction.commit()
+    except Exception as exc:
+        logger.exception("%d decision(s) not recorded", len(judged.rows))
+        raise GateUnavailable("the decision could not be recorded; nothing may be dialed") from exc
+    results = judged.results
+    if len(results) == 1 and not results[0].allowed:
+        logger.info("compliance gate blocked %s: %s", mask_phone(judged.gathered[0].phone), _blocking(results[0]))
+    return results
+
+
+def _pipelined(
+    chunks: Sequence[Sequence[CheckRequest]],
+    judge: Callable[[Sequence[CheckRequest]], _Judged],
+    record: Callable[[_Judged], list[GateResult]],
+) -> list[GateResult]:
+    """Judge each chunk while the one before it is recorded on a thread of its own, in order.
+
+    Recording a chunk is mostly the server's work (the COPY of its audit rows and the commit), which the next
+    chunk's reading and judging overlaps. Chunks are recorded one at a time and in order; when one cannot be, the
+    chunk judged meanwhile is discarded and GateUnavailable propagates (the earlier chunks stay recorded).
+    """
+    results: list[GateResult] = []
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="gate-audit") as writer:
+        recording: Future[list[GateResult]] | None = None
+        for chunk in chunks:
+            judged = judge(chunk)
+            if recording is not None:
+                try:
+                    results.extend(recording.result())
+                except BaseException:
+                    judged.discard()
+                    raise
+            recording = writer.submit(record, judged)
+        if recording is not None:
+            results.extend(recording.result())
+    return results
 
 
 def _unavailable(request: CheckRequest, now: datetime) -> Gathered:
