@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from compliance import consent_rules, dnc_rules, number_rules, timing_rules
+from compliance.consent import ConsentKind
 from compliance.context import GateContext, applicable_states, build_context
 from compliance.decision import Check, Decision, Verdict
 from compliance.errors import InvalidPhoneNumberError, MissingFactError
@@ -68,6 +69,13 @@ def _evaluate(facts: GateFacts, rulebook: RuleBook) -> Decision:
     run = _Runner(ctx)
     run.add(ctx.fixed(FederalRule.INPUT, Verdict.PASS, "facts complete"))
     run.rule(rulebook.meta(FederalRule.PHONE), number_rules.check_phone)
+    if ctx.phone is not None and facts.opt_out_confirmation is None:
+        for meta, rule_check, rule, outcome in _plan(ctx):
+            if outcome is None:
+                run.rule(meta, rule_check, rule)
+            else:
+                run.add_outcome(outcome)
+        return run.decision()
     run.rule(rulebook.meta(FederalRule.JURISDICTION), number_rules.check_jurisdiction)
     confirmation_ok = False
     if facts.opt_out_confirmation is not None:
@@ -117,6 +125,72 @@ _CHECKS: dict[type, RuleCheck] = {
 }
 
 
+PlanStep = tuple[RuleMeta, RuleCheck, JurisdictionalRule | None, Outcome | None]
+"""A rule of the decision, with its outcome when the call's situation alone decides it (None: run it)."""
+
+# Checks that read nothing of the called party but the situation ``_plan`` is keyed by.
+_SITUATIONAL: frozenset[RuleCheck] = frozenset(
+    {number_rules.check_jurisdiction, timing_rules.check_time_zone, timing_rules.check_calling_window}
+)
+
+
+def _plan(ctx: GateContext) -> tuple[PlanStep, ...]:
+    """The rules after the phone check, each with its outcome when the situation decides it, memoised per
+    situation: the consent rule, the place (states and zones), the number's region, the kind of call, its moment,
+    whether prior express consent waives Sunday and holiday bans, and whether there are earlier attempts or an
+    internal Do-Not-Call entry. A batch at one moment computes each situation's calling windows, time zones,
+    jurisdiction and out-of-scope rules once. Only for a valid number and no opt-out confirmation."""
+    facts = ctx.facts
+    phone = ctx.require_phone()
+    key = (
+        "plan",
+        consent_rules.consent_rule(ctx),
+        ctx.place.key,
+        phone.region,
+        facts.channel,
+        facts.voice,
+        facts.purpose,
+        ctx.at,
+        ctx.consent.satisfies(ConsentKind.EXPRESS),
+        not facts.recent_attempts,
+        facts.internal_dnc is None,
+    )
+    return ctx.rulebook.memo.get(key, _build_plan, ctx)
+
+
+def _build_plan(ctx: GateContext) -> tuple[PlanStep, ...]:
+    steps: list[PlanStep] = []
+    jurisdiction = ctx.rulebook.meta(FederalRule.JURISDICTION)
+    for meta, rule_check, rule in ((jurisdiction, number_rules.check_jurisdiction, None), *_contact_rules(ctx)):
+        outcome = _outcome(ctx, meta, rule_check, rule) if _decided_by_situation(ctx, rule_check, rule) else None
+        steps.append((meta, rule_check, rule, outcome))
+    return tuple(steps)
+
+
+def _decided_by_situation(ctx: GateContext, rule_check: RuleCheck, rule: JurisdictionalRule | None) -> bool:
+    """Whether the rule's outcome is a function of ``_plan``'s key (each condition read here is part of it)."""
+    if rule is not None and not ctx.covers(rule):
+        return True  # out of scope: a function of the rule and the kind and date of the call
+    if rule_check in _SITUATIONAL:
+        return True
+    if rule_check is timing_rules.check_frequency_cap:
+        return not ctx.facts.recent_attempts
+    if rule_check is dnc_rules.check_internal_dnc:
+        return ctx.facts.internal_dnc is None
+    return False
+
+
+def _outcome(ctx: GateContext, meta: RuleMeta, rule_check: RuleCheck, rule: JurisdictionalRule | None) -> Outcome:
+    """The rule's outcome; missing facts and errors become blocking checks."""
+    try:
+        return rule_check(ctx) if rule is None else rule_check(ctx, rule)  # type: ignore[call-arg]
+    except MissingFactError as exc:
+        return meta.check(Verdict.BLOCK, f"missing data: {exc}")
+    except Exception as exc:  # one rule's failure blocks the decision and must not stop the others
+        logger.exception("compliance rule %s failed for %s", meta.rule_id, _masked(ctx.facts))
+        return meta.check(Verdict.BLOCK, f"internal error in rule: {type(exc).__name__}")
+
+
 class _Runner:
     """Runs rules one by one, turning missing facts and errors into blocks, and collects time constraints."""
 
@@ -131,13 +205,9 @@ class _Runner:
         return check
 
     def rule(self, meta: RuleMeta, rule_check: RuleCheck, rule: JurisdictionalRule | None = None) -> Check:
-        try:
-            outcome = rule_check(self._ctx) if rule is None else rule_check(self._ctx, rule)  # type: ignore[call-arg]
-        except MissingFactError as exc:
-            return self.add(meta.check(Verdict.BLOCK, f"missing data: {exc}"))
-        except Exception as exc:  # one rule's failure blocks the decision and must not stop the others
-            logger.exception("compliance rule %s failed for %s", meta.rule_id, _masked(self._ctx.facts))
-            return self.add(meta.check(Verdict.BLOCK, f"internal error in rule: {type(exc).__name__}"))
+        return self.add_outcome(_outcome(self._ctx, meta, rule_check, rule))
+
+    def add_outcome(self, outcome: Outcome) -> Check:
         if isinstance(outcome, TimedCheck):
             self._timed.add(outcome.check.rule)
             self._constraints.extend(outcome.constraints)

@@ -10,11 +10,12 @@ from typing import ParamSpec, TypeVar
 
 from hypothesis import given
 
+from compliance.consent import ConsentAction, ConsentEvent, ConsentKind
 from compliance.context import _place, place_of
 from compliance.decision import Decision
 from compliance.errors import InvalidPhoneNumberError
 from compliance.fact_store import _listing
-from compliance.facts import NATIONAL_REGISTRY, Address, GateFacts, RegistryListing
+from compliance.facts import NATIONAL_REGISTRY, Address, GateFacts, InternalDncEntry, RegistryListing
 from compliance.gate import evaluate
 from compliance.ledger import ledger_event
 from compliance.memo import Memo
@@ -98,6 +99,37 @@ def test_bench_like_batch_is_unchanged_by_the_memo() -> None:
             registry_listings=(RegistryListing(NATIONAL_REGISTRY, listed, at.date() - timedelta(days=index % 40)),),
         )
         assert _decide(facts, WARM) == _decide(facts, COLD), facts
+
+
+def test_situation_plans_are_keyed_by_everything_they_read() -> None:
+    """Calls in one situation (place, kind of call, moment) that differ in what the plan's key reads of the
+    called party: consent (which waives Utah's Sunday ban), earlier attempts (Florida's cap), an internal
+    Do-Not-Call entry. In any order, a warm rule book answers each as one that computes everything afresh."""
+    warm = RuleBook.load()
+    cold = dataclasses.replace(warm, memo=NoMemo())
+    monday, sunday = datetime(2026, 11, 23, 18, tzinfo=UTC), datetime(2026, 11, 22, 18, tzinfo=UTC)
+    grid = []
+    for phone in ("+12125550134", "+18505550134", "+18015550134", "+18125550134", "+14155550134"):
+        for at in (monday, sunday):
+            for consent in (None, ConsentKind.EXPRESS, ConsentKind.WRITTEN):
+                events = () if consent is None else (
+                    ConsentEvent(at=at - timedelta(days=9), action=ConsentAction.GRANT, kind=consent,
+                                 channels=frozenset(ConsentChannel), purposes=frozenset(Purpose)),
+                )  # fmt: skip
+                for attempts in ((), tuple(at - timedelta(hours=h) for h in (1, 2, 3))):
+                    for internal in (None, InternalDncEntry(at - timedelta(days=2))):
+                        for channel, voice in ((Channel.VOICE, VoiceKind.ARTIFICIAL), (Channel.VOICE, VoiceKind.LIVE),
+                                               (Channel.SMS, None)):
+                            grid.append(GateFacts(
+                                phone=phone, channel=channel, voice=voice, purpose=Purpose.MARKETING, at=at,
+                                consent_events=events, internal_dnc=internal, recent_attempts=attempts,
+                                registry_listings=(RegistryListing(NATIONAL_REGISTRY, False, at.date()),),
+                            ))  # fmt: skip
+    random.Random(5).shuffle(grid)
+    decisions = [_decide(facts, warm) for facts in grid]
+    assert {d.allowed for d in decisions} == {True, False}
+    for facts, decision in zip(grid, decisions, strict=True):
+        assert decision == _decide(facts, cold), facts
 
 
 def _decide(facts: GateFacts, rulebook: RuleBook) -> Decision:
