@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, time, timedelta
 from enum import StrEnum
 from typing import Any
@@ -35,6 +35,10 @@ class FederalRule(StrEnum):
     OPT_OUT_CONFIRMATION = "federal.opt_out_confirmation"
 
 
+# Distinct checks a rule keeps for sharing; when more are asked for, it starts again (sharing is never required).
+_ISSUED_PER_RULE = 4096
+
+
 @dataclass(frozen=True, slots=True)
 class RuleMeta:
     """A rule's identity in decisions and audit logs."""
@@ -42,9 +46,21 @@ class RuleMeta:
     rule_id: str
     citation: str
     version: str
+    _issued: dict[tuple[Verdict, str], Check] = field(default_factory=dict, init=False, compare=False, repr=False)
 
     def check(self, result: Verdict, detail: str) -> Check:
-        return Check(rule=self.rule_id, result=result, citation=self.citation, detail=detail, version=self.version)
+        """This rule's check with ``result`` and ``detail``. Checks are values; equal ones are shared, so that a
+        batch's decisions keep (and the garbage collector walks) one object per distinct verdict, and the audit
+        log encodes each once."""
+        key = (result, detail)
+        issued = self._issued.get(key)
+        if issued is None:
+            if len(self._issued) >= _ISSUED_PER_RULE:
+                self._issued.clear()
+            issued = self._issued[key] = Check(
+                rule=self.rule_id, result=result, citation=self.citation, detail=detail, version=self.version
+            )
+        return issued
 
 
 @dataclass(frozen=True, slots=True)
