@@ -96,7 +96,8 @@ class ComplianceGate:
         requester: Requester,
         issue_permits: bool = False,
     ) -> list[GateResult]:
-        """Decide many questions with a few queries per chunk and one audit insert per chunk, in order.
+        """Decide many questions with a few queries per chunk and one audit insert per chunk, in order. On
+        PostgreSQL each chunk is read and judged while the one before it is being recorded (see ``_pipelined``).
 
         With ``issue_permits``, every allowed decision about "now" carries a permit and counts as an attempt.
         Raises GateUnavailable (decisions of earlier chunks are recorded).
@@ -154,8 +155,9 @@ class ComplianceGate:
         def judge(chunk: Sequence[CheckRequest]) -> _Judged:
             return self._judge_chunk(organization_id, chunk, requester=requester, issue_permits=issue_permits, now=now)
 
+        # SQLite takes one writer at a time and has no COPY: nothing to overlap there.
         if len(chunks) > 1 and self._engine.dialect.name == "postgresql":
-            return _pipelined(chunks, judge, _record)
+            return _pipelined(chunks, judge)
         results: list[GateResult] = []
         for chunk in chunks:
             results.extend(_record(judge(chunk)))
@@ -207,7 +209,14 @@ class ComplianceGate:
         except BaseException:
             conn.close()
             raise
-        return _Judged(conn=conn, transaction=transaction, gathered=gathered, results=judged, rows=rows)
+        return _Judged(
+            organization_id=organization_id,
+            conn=conn,
+            transaction=transaction,
+            gathered=gathered,
+            results=judged,
+            rows=rows,
+        )
 
     def _judge(
         self,
@@ -290,6 +299,7 @@ def _serialise_permits(conn: Connection, organization_id: uuid.UUID, chunk: Sequ
 class _Judged:
     """A chunk's decisions, not yet recorded, with the connection and open transaction they are recorded in."""
 
+    organization_id: uuid.UUID
     conn: Connection
     transaction: RootTransaction
     gathered: list[Gathered]
@@ -311,7 +321,7 @@ def _record(judged: _Judged) -> list[GateResult]:
             write_decisions(judged.conn, judged.rows)
             judged.transaction.commit()
     except Exception as exc:
-        logger.exception("%d decision(s) not recorded", len(judged.rows))
+        logger.exception("%d decision(s) of organization %s not recorded", len(judged.rows), judged.organization_id)
         raise GateUnavailable("the decision could not be recorded; nothing may be dialed") from exc
     results = judged.results
     if len(results) == 1 and not results[0].allowed:
@@ -320,9 +330,7 @@ def _record(judged: _Judged) -> list[GateResult]:
 
 
 def _pipelined(
-    chunks: Sequence[Sequence[CheckRequest]],
-    judge: Callable[[Sequence[CheckRequest]], _Judged],
-    record: Callable[[_Judged], list[GateResult]],
+    chunks: Sequence[Sequence[CheckRequest]], judge: Callable[[Sequence[CheckRequest]], _Judged]
 ) -> list[GateResult]:
     """Judge each chunk while the one before it is recorded on a thread of its own, in order.
 
@@ -341,7 +349,7 @@ def _pipelined(
                 except BaseException:
                     judged.discard()
                     raise
-            recording = writer.submit(record, judged)
+            recording = writer.submit(_record, judged)
         if recording is not None:
             results.extend(recording.result())
     return results
