@@ -92,9 +92,8 @@ class GateContext:
         return self.rulebook.memo.get((name, self.place.key), compute)
 
     def fixed(self, rule: FederalRule, verdict: Verdict, detail: str) -> Check:
-        """A check whose detail is a constant, built once per rule book."""
-        meta = self.rulebook.meta(rule)
-        return self.rulebook.memo.get(("fixed", rule, verdict, detail), meta.check, verdict, detail)
+        """A federal rule's check with a constant detail (shared: ``RuleMeta.check`` hands out one per detail)."""
+        return self.rulebook.meta(rule).check(verdict, detail)
 
     def require_phone(self) -> PhoneNumber:
         if self.phone is None:
