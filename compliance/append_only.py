@@ -1,9 +1,9 @@
 """The application never changes or removes a row of the append-only tables.
 
-The consent ledger, the internal Do-Not-Call list and its withdrawals, and the gate's audit log are records the
-law asks to keep (47 CFR 64.1200(d)(6): five years). ``install_append_only_guard`` makes every session of a
-factory refuse ORM UPDATE and DELETE statements on them and refuse to flush a changed or deleted row. On
-PostgreSQL the migration adds a trigger that raises on UPDATE and DELETE whatever the client.
+The consent ledger, the internal Do-Not-Call list and its withdrawals, and the gate's audit log (decisions and their
+check sets) are records the law asks to keep (47 CFR 64.1200(d)(6): five years). ``install_append_only_guard`` makes
+every session of a factory refuse ORM UPDATE and DELETE statements on them and refuse to flush a changed or deleted
+row. On PostgreSQL the migration adds a trigger that raises on UPDATE and DELETE whatever the client.
 """
 
 from __future__ import annotations
@@ -14,9 +14,15 @@ from sqlalchemy import event
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
 from compliance.errors import ComplianceError
-from compliance.models import ConsentRecord, DoNotCallRequest, DoNotCallWithdrawal, GateDecision
+from compliance.models import ConsentRecord, DoNotCallRequest, DoNotCallWithdrawal, GateCheckSet, GateDecision
 
-APPEND_ONLY_MODELS: tuple[type[Any], ...] = (ConsentRecord, DoNotCallRequest, DoNotCallWithdrawal, GateDecision)
+APPEND_ONLY_MODELS: tuple[type[Any], ...] = (
+    ConsentRecord,
+    DoNotCallRequest,
+    DoNotCallWithdrawal,
+    GateDecision,
+    GateCheckSet,
+)
 APPEND_ONLY_TABLES = frozenset(model.__tablename__ for model in APPEND_ONLY_MODELS)
 
 

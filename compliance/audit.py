@@ -1,18 +1,20 @@
 """The gate's audit log: who asked what, what the gate answered, and every rule's verdict.
 
-Rows are built in memory and written in bulk (one statement for a whole batch: ``COPY`` on PostgreSQL, each
-check's JSON encoded once per distinct check). The rule book's citations and
-rule versions are recorded once per rule-book version in ``compliance_rulebooks``; each decision names that
-version and keeps each check's rule version. Numbers are stored whole (the log must say who was called) and
-masked in every log line.
+Rows are built in memory and written in bulk (one statement for a whole batch: ``COPY`` on PostgreSQL). A decision's
+checks (each rule's verdict, detail and version) are stored once per distinct list in ``compliance_check_sets``,
+named by the SHA-256 digest of their canonical JSON: the row holds the digest, which also lets an auditor verify the
+set. The rule book's citations and rule versions are recorded once per rule-book version in ``compliance_rulebooks``;
+each decision names that version. Numbers are stored whole (the log must say who was called) and masked in every log
+line.
 """
 
 from __future__ import annotations
 
 import enum
+import hashlib
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -21,12 +23,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
 
 from compliance.decision import Check, Decision
 from compliance.fact_store import Gathered
-from compliance.models import GateDecision, RulebookSnapshot
+from compliance.models import GateCheckSet, GateDecision, RulebookSnapshot
 from compliance.rulebook import RuleBook
-from seiketsu.db import table_of, utcnow
+from seiketsu.db import UTCDateTime, table_of, utcnow
 
 
 class RequesterKind(enum.StrEnum):
@@ -86,41 +89,123 @@ def decision_row(
     }
 
 
-def write_decisions(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert audit rows (from ``decision_row``) in one statement."""
+class RecordedCheckSets:
+    """The check sets known to be in the database (committed, and append-only): writes send only new ones.
+
+    Add a set only after the transaction that inserted it (or read it) has committed. Bounded: when full it starts
+    again empty, which costs a few sets sent again (the insert ignores those already there).
+    """
+
+    def __init__(self, maxsize: int = 1 << 16) -> None:
+        self._keys: set[tuple[uuid.UUID, str]] = set()
+        self._maxsize = maxsize
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._keys
+
+    def add_all(self, keys: Collection[tuple[uuid.UUID, str]]) -> None:
+        if len(self._keys) + len(keys) > self._maxsize:
+            self._keys = set()
+        self._keys.update(keys)
+
+
+def write_decisions(
+    conn: Connection, rows: Sequence[dict[str, Any]], recorded: RecordedCheckSets | None = None
+) -> list[tuple[uuid.UUID, str]]:
+    """Insert audit rows (from ``decision_row``) and the check sets they name that ``recorded`` does not hold, in
+    two statements at most. Returns the sets' keys (organization, digest), to add to ``recorded`` after commit."""
     if not rows:
-        return
+        return []
+    digests: dict[int, str] = {}  # by the identity of a decision's checks: decisions share them (the gate memoises)
+    sets: dict[tuple[uuid.UUID, str], Sequence[Check]] = {}
+    for row in rows:
+        checks = row["checks"]
+        digest = digests.get(id(checks))  # every checks tuple stays alive in ``rows`` meanwhile
+        if digest is None:
+            digest = digests[id(checks)] = hashlib.sha256(canonical_checks(checks).encode()).hexdigest()
+        sets.setdefault((row["organization_id"], digest), checks)
+    _insert_check_sets(conn, {key: checks for key, checks in sets.items() if recorded is None or key not in recorded})
     if conn.dialect.name == "postgresql" and len(rows) >= _COPY_FROM:
-        _copy_decisions(conn, rows)
-        return
-    values = [{**row, "checks": [_check_value(c) for c in row["checks"]]} for row in rows]
-    conn.execute(sa.insert(table_of(GateDecision)), values)
+        _copy_decisions(conn, rows, digests)
+    else:
+        conn.execute(sa.insert(table_of(GateDecision)), [_with_digest(row, digests[id(row["checks"])]) for row in rows])
+    return list(sets)
+
+
+def _with_digest(row: dict[str, Any], digest: str) -> dict[str, Any]:
+    return {name: value for name, value in row.items() if name != "checks"} | {"checks_digest": digest}
+
+
+def canonical_checks(checks: Sequence[Check]) -> str:
+    """The JSON text a check set's digest is taken of: sorted keys, no spaces (``canonical_json`` of its list)."""
+    return "[" + ",".join(_check_json(check) for check in checks) + "]"
+
+
+def canonical_json(value: Any) -> str:
+    """The canonical form of a stored check set (the database may reorder keys): ``canonical_checks``' text."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def check_set_digest(value: Any) -> str:
+    """The digest of a stored check set's JSON value: what the audit rows naming it hold."""
+    return hashlib.sha256(canonical_json(value).encode()).hexdigest()
+
+
+def checks_of(session: Session, decision: GateDecision) -> list[dict[str, str]]:
+    """The checks of a recorded decision, read from its check set (in a session scoped to its organization)."""
+    found = session.get(GateCheckSet, (decision.organization_id, decision.checks_digest))
+    if found is None:
+        raise LookupError(f"check set {decision.checks_digest} of decision {decision.id} not found")
+    return list(found.checks)
 
 
 # COPY takes a round trip more than an INSERT: worth it for a batch, not for one decision.
 _COPY_FROM = 20
 
 
-def _copy_decisions(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-    columns = list(rows[0])
-    checks = columns.index("checks")
+def _insert_check_sets(conn: Connection, sets: dict[tuple[uuid.UUID, str], Sequence[Check]]) -> None:
+    """Insert the sets not recorded yet, in key order (two batches never wait on each other in a cycle)."""
+    if not sets:
+        return
+    ordered = sorted(sets.items(), key=lambda item: (str(item[0][0]), item[0][1]))
+    now = utcnow()
+    if conn.dialect.name == "postgresql":
+        for organization_id in dict.fromkeys(key[0] for key, _ in ordered):
+            mine = [(key[1], canonical_checks(checks)) for key, checks in ordered if key[0] == organization_id]
+            conn.execute(
+                _PG_INSERT_SETS,
+                {"org": organization_id, "digests": [d for d, _ in mine], "texts": [t for _, t in mine], "now": now},
+            )
+        return
+    conn.execute(
+        _SQLITE_INSERT_SETS,
+        [{"org": key[0], "digest": key[1], "checks": canonical_checks(checks), "now": now} for key, checks in ordered],
+    )
+
+
+_PG_INSERT_SETS = sa.text(
+    "INSERT INTO compliance_check_sets (organization_id, digest, checks, recorded_at) "
+    "SELECT :org, s.digest, CAST(s.checks AS jsonb), :now "
+    "FROM unnest(CAST(:digests AS text[]), CAST(:texts AS text[])) WITH ORDINALITY AS s(digest, checks, n) "
+    "ORDER BY s.n ON CONFLICT DO NOTHING"
+).bindparams(sa.bindparam("org", type_=sa.Uuid()), sa.bindparam("now", type_=UTCDateTime()))
+_SQLITE_INSERT_SETS = sa.text(
+    "INSERT INTO compliance_check_sets (organization_id, digest, checks, recorded_at) "
+    "VALUES (:org, :digest, :checks, :now) ON CONFLICT DO NOTHING"
+).bindparams(sa.bindparam("org", type_=sa.Uuid()), sa.bindparam("now", type_=UTCDateTime()))
+
+
+def _copy_decisions(conn: Connection, rows: Sequence[dict[str, Any]], digests: dict[int, str]) -> None:
+    columns = ["checks_digest" if name == "checks" else name for name in rows[0]]
+    checks = columns.index("checks_digest")
     statement = f"COPY {table_of(GateDecision).name} ({', '.join(columns)}) FROM STDIN"
     driver = conn.connection.driver_connection
     if driver is None:
         raise RuntimeError("the connection is closed")
-    # Decisions share check objects (the gate memoises them): each is encoded once per call, found by identity
-    # (every check stays alive in ``rows`` meanwhile).
-    encoded: dict[int, str] = {}
     with driver.cursor() as cursor, cursor.copy(statement) as copy:
         for row in rows:
             values = list(row.values())
-            parts = []
-            for check in values[checks]:
-                text = encoded.get(id(check))
-                if text is None:
-                    text = encoded[id(check)] = _check_json(check)
-                parts.append(text)
-            values[checks] = "[" + ", ".join(parts) + "]"
+            values[checks] = digests[id(values[checks])]
             copy.write_row(values)
 
 
@@ -130,7 +215,7 @@ def _check_value(check: Check) -> dict[str, str]:
 
 @lru_cache(maxsize=8192)
 def _check_json(check: Check) -> str:
-    return json.dumps(_check_value(check))
+    return canonical_json(_check_value(check))
 
 
 def record_rulebook(conn: Connection, rulebook: RuleBook) -> None:

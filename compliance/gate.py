@@ -9,7 +9,7 @@ names the earliest moment at which every rule allows the call.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,6 +33,7 @@ from compliance.rules import (
 from compliance.timing_rules import TimedCheck
 from compliance.vocabulary import Channel, Purpose, VoiceKind
 from compliance.windows import TimeConstraint, earliest_allowed
+from compliance.zones import number_zones
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +66,54 @@ def _evaluate(facts: GateFacts, rulebook: RuleBook) -> Decision:
     if problems:
         check = rulebook.meta(FederalRule.INPUT).check(Verdict.BLOCK, "; ".join(problems))
         return Decision(checks=(check,), next_allowed_at=None, rulebook_version=rulebook.version)
+    phone = _valid_phone(facts.phone)
+    if phone is None or facts.opt_out_confirmation is not None:
+        return _decide(facts, rulebook)
+    return rulebook.decisions.get(decision_key(facts, phone), _decide, facts, rulebook)
+
+
+def _valid_phone(raw: str) -> PhoneNumber | None:
+    try:
+        return parse_phone(raw)
+    except InvalidPhoneNumberError:
+        return None
+
+
+def decision_key(facts: GateFacts, phone: PhoneNumber) -> tuple[Hashable, ...]:
+    """Everything a decision about a valid number (and no opt-out confirmation) reads, so that equal facts about
+    different numbers share one ``Decision``: of the number, what ``place_of`` and the phone and jurisdiction
+    checks read; every other field of ``facts``, each moment with its time zone (details render dates in it) and
+    consent events without their ids (which only order simultaneous events, and the order changes nothing).
+    """
+    relationship = facts.relationship
+    dnc = facts.internal_dnc
+    return (
+        phone.region,
+        phone.geographic,
+        phone.area_code,
+        number_zones(phone.e164) if phone.geographic else None,
+        facts.channel,
+        facts.voice,
+        facts.purpose,
+        _moment(facts.at),
+        facts.address,
+        tuple((_moment(e.at), e.action, e.kind, e.channels, e.purposes) for e in facts.consent_events),
+        _moment(dnc.listed_at) if dnc is not None else None,
+        facts.registry_listings,
+        tuple(_moment(t) for t in facts.recent_attempts),
+        _moment(relationship.last_inquiry_at),
+        _moment(relationship.last_transaction_at),
+        _moment(relationship.last_dnc_request_at),
+        facts.reassigned_number,
+    )
+
+
+def _moment(moment: datetime | None) -> tuple[datetime, object] | None:
+    """A moment and its zone: equal instants in different zones render and add months differently."""
+    return (moment, moment.tzinfo) if moment is not None else None
+
+
+def _decide(facts: GateFacts, rulebook: RuleBook) -> Decision:
     ctx = build_context(facts, rulebook)
     run = _Runner(ctx)
     run.add(ctx.fixed(FederalRule.INPUT, Verdict.PASS, "facts complete"))

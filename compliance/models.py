@@ -214,8 +214,8 @@ class GateDecision(TenantModel, table=True):
     postal_code: str | None = Field(default=None, max_length=10)
     opt_out_confirmation: bool = False
     allowed: bool
-    checks: list[dict[str, str]] = Field(sa_type=JSONType)
-    """Each rule's verdict: rule, result, detail, version."""
+    checks_digest: str = Field(max_length=64)
+    """The decision's checks: the ``GateCheckSet`` of this organization with this digest."""
     next_allowed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     rulebook_version: str = Field(max_length=64)
     requested_by_kind: str = Field(max_length=10)
@@ -223,6 +223,23 @@ class GateDecision(TenantModel, table=True):
     requested_by: str = Field(max_length=80)
     permit_expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     """Set when the decision issued a permit to dial or text; such decisions count as attempts."""
+
+
+class GateCheckSet(TenantModel, table=True):
+    """Every rule's verdict of a decision (rule, result, detail, version), stored once per distinct list.
+
+    Decisions about equal facts reach equal verdicts, so an audit row names its checks by the SHA-256 digest of
+    their canonical JSON (``compliance.audit.canonical_checks``) instead of repeating them: a batch's audit rows
+    are a fifth of the size, and the server parses each distinct list once. Append-only, like the decisions, and
+    written in the decision's transaction; like them, it names the organization without a foreign key.
+    """
+
+    __tablename__ = "compliance_check_sets"
+
+    organization_id: uuid.UUID = Field(default=None, primary_key=True, nullable=False)
+    digest: str = Field(primary_key=True, max_length=64)
+    checks: list[dict[str, str]] = Field(sa_type=JSONType)
+    recorded_at: datetime = Field(sa_type=UTCDateTime)
 
 
 class RulebookSnapshot(SQLModel, table=True):

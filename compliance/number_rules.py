@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from compliance.context import GateContext
 from compliance.decision import Check, Verdict
-from compliance.phones import PhoneNumber, mask_phone
+from compliance.phones import PhoneNumber
 from compliance.rules import FederalRule
 
 
@@ -14,7 +14,7 @@ def check_phone(ctx: GateContext) -> Check:
         return meta.check(Verdict.BLOCK, f"{ctx.phone_error}")
     phone = ctx.phone
     kind = "geographic" if phone.geographic else "non-geographic"
-    return meta.check(Verdict.PASS, f"{mask_phone(phone.e164)}: valid {kind} number of region {phone.region}")
+    return meta.check(Verdict.PASS, f"valid {kind} number of region {phone.region}")
 
 
 def check_jurisdiction(ctx: GateContext) -> Check:

@@ -21,6 +21,8 @@ from compliance.memo import Memo
 from compliance.rules import FederalRule, JurisdictionalRule, RuleMeta, parse_jurisdictional, parse_meta
 
 FEDERAL_JURISDICTION = "US"
+# Whole decisions memoised (``RuleBook.decisions``): about a kilobyte each with their keys.
+DECISIONS_MEMO_SIZE = 8192
 
 DATA_FILES = (
     "rules.json",
@@ -43,6 +45,8 @@ class RuleBook:
     geography: Geography
     memo: Memo = field(default_factory=Memo, compare=False, repr=False)
     """Answers ``evaluate`` derives from these tables and reuses across decisions (see ``compliance.memo``)."""
+    decisions: Memo = field(default_factory=lambda: Memo(DECISIONS_MEMO_SIZE), compare=False, repr=False)
+    """Whole decisions by ``gate.decision_key``: numbers with equal facts (no history, one situation) share one."""
 
     @classmethod
     def load(cls) -> RuleBook:

@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, RootTransaction
 from sqlalchemy.orm import Session
 
-from compliance.audit import Requester, decision_row, record_rulebook, write_decisions
+from compliance.audit import RecordedCheckSets, Requester, decision_row, record_rulebook, write_decisions
 from compliance.decision import Decision, Verdict
 from compliance.errors import ComplianceError
 from compliance.fact_store import CheckRequest, FactGatherer, Gathered, normalise_phone
@@ -82,6 +82,7 @@ class ComplianceGate:
         self._clock = clock
         self._chunk_size = chunk_size
         self._rulebook_recorded = False
+        self._recorded_sets = RecordedCheckSets()
         self._lock = threading.Lock()
 
     def check(self, organization_id: uuid.UUID, request: CheckRequest, *, requester: Requester) -> GateResult:
@@ -211,6 +212,7 @@ class ComplianceGate:
             raise
         return _Judged(
             organization_id=organization_id,
+            recorded_sets=self._recorded_sets,
             conn=conn,
             transaction=transaction,
             gathered=gathered,
@@ -300,6 +302,7 @@ class _Judged:
     """A chunk's decisions, not yet recorded, with the connection and open transaction they are recorded in."""
 
     organization_id: uuid.UUID
+    recorded_sets: RecordedCheckSets
     conn: Connection
     transaction: RootTransaction
     gathered: list[Gathered]
@@ -318,8 +321,9 @@ def _record(judged: _Judged) -> list[GateResult]:
     """Write the chunk's audit rows and commit: only then do its answers and permits exist. Raises GateUnavailable."""
     try:
         with judged.conn:
-            write_decisions(judged.conn, judged.rows)
+            sets = write_decisions(judged.conn, judged.rows, judged.recorded_sets)
             judged.transaction.commit()
+        judged.recorded_sets.add_all(sets)
     except Exception as exc:
         logger.exception("%d decision(s) of organization %s not recorded", len(judged.rows), judged.organization_id)
         raise GateUnavailable("the decision could not be recorded; nothing may be dialed") from exc

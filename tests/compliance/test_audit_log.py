@@ -12,9 +12,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from compliance.append_only import AppendOnlyViolation
-from compliance.audit import Requester
+from compliance.audit import Requester, check_set_digest, checks_of
 from compliance.fact_store import CheckRequest
-from compliance.models import ConsentRecord, DoNotCallRequest, GateDecision
+from compliance.models import ConsentRecord, DoNotCallRequest, GateCheckSet, GateDecision
 from compliance.vocabulary import Channel, Purpose, VoiceKind
 from seiketsu.container import Container
 from seiketsu.tenancy.scoping import system_session, tenant_session
@@ -73,6 +73,48 @@ def test_postgresql_refuses_sql_updates_and_deletes(container: Container, org: O
         assert count == 1, table
 
 
+def test_check_sets_cannot_be_changed_or_deleted(container: Container, org: OrgFixture) -> None:
+    with system_session(container.sessions) as session:
+        stored = session.scalars(sa.select(GateCheckSet)).one()
+        stored.checks = []
+        with pytest.raises(AppendOnlyViolation):
+            session.commit()
+        session.rollback()
+        with pytest.raises(AppendOnlyViolation, match="append-only"):
+            session.execute(sa.delete(GateCheckSet))
+    for statement in ("UPDATE compliance_check_sets SET checks = '[]'", "DELETE FROM compliance_check_sets"):
+        with pytest.raises(sa.exc.DBAPIError, match="append-only"), container.engine.begin() as connection:
+            connection.exec_driver_sql(statement)
+    with system_session(container.sessions) as session:
+        (stored,) = session.scalars(sa.select(GateCheckSet)).all()
+        assert stored.checks and check_set_digest(stored.checks) == stored.digest
+
+
+def test_decisions_with_equal_checks_share_one_set_per_organization(
+    client: TestClient, container: Container, org: OrgFixture
+) -> None:
+    gate = install_gate(container)
+    other = make_org(container, "other")
+    requests = [
+        CheckRequest(
+            phone=f"+1212555{i:04d}", channel=Channel.VOICE, voice=VoiceKind.LIVE, purpose=Purpose.INFORMATIONAL
+        )
+        for i in range(200, 240)  # none with history: one answer for all
+    ]
+    mine = gate.check_many(org.id, requests, requester=Requester.system("campaign-9"))
+    theirs = gate.check_many(other.id, requests[:3], requester=Requester.system("campaign-9"))
+    with system_session(container.sessions) as session:
+        decisions = {row.id: row for row in session.scalars(sa.select(GateDecision))}
+        sets = {(s.organization_id, s.digest): s for s in session.scalars(sa.select(GateCheckSet))}
+    digests = {decisions[r.decision_id].checks_digest for r in mine}
+    assert len(digests) == 1
+    (digest,) = digests
+    assert {decisions[r.decision_id].checks_digest for r in theirs} == {digest}
+    assert {(org.id, digest), (other.id, digest)} <= set(sets)  # each organization holds its own copy
+    with tenant_session(container.sessions, other.id) as session:
+        assert session.get(GateCheckSet, (org.id, digest)) is None  # and sees no other's
+
+
 def test_every_decision_is_recorded_with_who_asked(client: TestClient, container: Container, org: OrgFixture) -> None:
     gate = install_gate(container)
     request = CheckRequest(phone=NY_PHONE, channel=Channel.VOICE, voice=VoiceKind.LIVE, purpose=Purpose.INFORMATIONAL)
@@ -106,10 +148,13 @@ def test_a_batch_recorded_by_copy_keeps_every_check_and_column(
         rows = {row.id: row for row in session.scalars(sa.select(GateDecision))}
     for request, result in zip(requests, results, strict=True):
         row = rows[result.decision_id]
-        assert row.checks == [
+        with tenant_session(container.sessions, org.id) as session:
+            stored = checks_of(session, row)
+        assert stored == [
             {"rule": c.rule, "result": c.result.value, "detail": c.detail, "version": c.version}
             for c in result.decision.checks
         ]
+        assert check_set_digest(stored) == row.checks_digest
         assert (row.phone, row.state, row.postal_code, row.voice) == (request.phone, "NY", "10001", "artificial")
         assert row.allowed is result.allowed and row.next_allowed_at == result.decision.next_allowed_at
         assert (row.requested_by_kind, row.requested_by, row.permit_expires_at) == ("system", "campaign-8", None)

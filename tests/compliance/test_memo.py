@@ -5,18 +5,27 @@ from __future__ import annotations
 import dataclasses
 import random
 from collections.abc import Callable, Hashable
-from datetime import UTC, datetime, timedelta
-from typing import ParamSpec, TypeVar
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any, ParamSpec, TypeVar
 
 from hypothesis import given
 
 from compliance.consent import ConsentAction, ConsentEvent, ConsentKind
 from compliance.context import _place, place_of
 from compliance.decision import Decision
+from compliance.ebr import BusinessRelationship
 from compliance.errors import InvalidPhoneNumberError
 from compliance.fact_store import _listing
-from compliance.facts import NATIONAL_REGISTRY, Address, GateFacts, InternalDncEntry, RegistryListing
-from compliance.gate import evaluate
+from compliance.facts import (
+    NATIONAL_REGISTRY,
+    Address,
+    GateFacts,
+    InternalDncEntry,
+    ReassignedNumberResult,
+    ReassignedStatus,
+    RegistryListing,
+)
+from compliance.gate import decision_key, evaluate
 from compliance.ledger import ledger_event
 from compliance.memo import Memo
 from compliance.phones import PhoneNumber, parse_phone
@@ -38,7 +47,7 @@ class NoMemo(Memo):
         return compute(*args, **kwargs)
 
 
-COLD = dataclasses.replace(WARM, memo=NoMemo())
+COLD = dataclasses.replace(WARM, memo=NoMemo(), decisions=NoMemo())
 
 
 def test_memo_computes_once_and_stays_bounded() -> None:
@@ -106,7 +115,7 @@ def test_situation_plans_are_keyed_by_everything_they_read() -> None:
     called party: consent (which waives Utah's Sunday ban), earlier attempts (Florida's cap), an internal
     Do-Not-Call entry. In any order, a warm rule book answers each as one that computes everything afresh."""
     warm = RuleBook.load()
-    cold = dataclasses.replace(warm, memo=NoMemo())
+    cold = dataclasses.replace(warm, memo=NoMemo(), decisions=NoMemo())
     monday, sunday = datetime(2026, 11, 23, 18, tzinfo=UTC), datetime(2026, 11, 22, 18, tzinfo=UTC)
     grid = []
     for phone in ("+12125550134", "+18505550134", "+18015550134", "+18125550134", "+14155550134"):
@@ -118,8 +127,11 @@ def test_situation_plans_are_keyed_by_everything_they_read() -> None:
                 )  # fmt: skip
                 for attempts in ((), tuple(at - timedelta(hours=h) for h in (1, 2, 3))):
                     for internal in (None, InternalDncEntry(at - timedelta(days=2))):
-                        for channel, voice in ((Channel.VOICE, VoiceKind.ARTIFICIAL), (Channel.VOICE, VoiceKind.LIVE),
-                                               (Channel.SMS, None)):
+                        for channel, voice in (
+                            (Channel.VOICE, VoiceKind.ARTIFICIAL),
+                            (Channel.VOICE, VoiceKind.LIVE),
+                            (Channel.SMS, None),
+                        ):
                             grid.append(GateFacts(
                                 phone=phone, channel=channel, voice=voice, purpose=Purpose.MARKETING, at=at,
                                 consent_events=events, internal_dnc=internal, recent_attempts=attempts,
@@ -130,6 +142,78 @@ def test_situation_plans_are_keyed_by_everything_they_read() -> None:
     assert {d.allowed for d in decisions} == {True, False}
     for facts, decision in zip(grid, decisions, strict=True):
         assert decision == _decide(facts, cold), facts
+
+
+_AT = datetime(2026, 11, 23, 18, tzinfo=UTC)
+_BASE = GateFacts(
+    phone="+12125550134", channel=Channel.VOICE, voice=VoiceKind.ARTIFICIAL, purpose=Purpose.MARKETING, at=_AT,
+    address=Address(state="NY", postal_code="10001"),
+    consent_events=(ConsentEvent(at=_AT - timedelta(days=9), action=ConsentAction.GRANT, kind=ConsentKind.WRITTEN,
+                                 event_id="a"),),
+    internal_dnc=InternalDncEntry(_AT - timedelta(days=2)),
+    registry_listings=(RegistryListing(NATIONAL_REGISTRY, True, _AT.date(), _AT.date() - timedelta(days=99)),),
+    relationship=BusinessRelationship(_AT - timedelta(days=20), _AT - timedelta(days=200), _AT - timedelta(days=3)),
+    recent_attempts=(_AT - timedelta(hours=2),),
+    reassigned_number=ReassignedNumberResult(ReassignedStatus.NOT_DISCONNECTED, _AT.date() - timedelta(days=9)),
+)  # fmt: skip
+_EAST = timezone(timedelta(hours=-5))
+# For each field of GateFacts but the phone (see below), variants a decision key must tell apart from _BASE.
+_VARIANTS: dict[str, list[Any]] = {
+    "channel": [Channel.SMS],
+    "purpose": [Purpose.INFORMATIONAL],
+    "at": [_AT + timedelta(minutes=1), _AT.astimezone(_EAST)],
+    "voice": [VoiceKind.LIVE],
+    "address": [Address(state="NJ", postal_code="10001"), Address(state="NY", postal_code="10002")],
+    "consent_events": [
+        (), (dataclasses.replace(_BASE.consent_events[0], kind=ConsentKind.EXPRESS),),
+        (dataclasses.replace(_BASE.consent_events[0], at=_BASE.consent_events[0].at.astimezone(_EAST)),),
+        (dataclasses.replace(_BASE.consent_events[0], channels=frozenset({ConsentChannel.SMS})),),
+        (dataclasses.replace(_BASE.consent_events[0], purposes=frozenset({Purpose.MARKETING})),),
+        (dataclasses.replace(_BASE.consent_events[0], action=ConsentAction.REVOKE),),
+    ],
+    "internal_dnc": [None, InternalDncEntry(_AT - timedelta(days=3)),
+                     InternalDncEntry((_AT - timedelta(days=2)).astimezone(_EAST))],
+    "registry_listings": [(), (dataclasses.replace(_BASE.registry_listings[0], listed=False),)],
+    "relationship": [BusinessRelationship(), dataclasses.replace(_BASE.relationship, last_dnc_request_at=None),
+                     dataclasses.replace(_BASE.relationship,
+                                         last_inquiry_at=_AT.astimezone(_EAST) - timedelta(days=20))],
+    "recent_attempts": [(), (_AT - timedelta(hours=3),), ((_AT - timedelta(hours=2)).astimezone(_EAST),)],
+    "reassigned_number": [None, ReassignedNumberResult(ReassignedStatus.DISCONNECTED, _AT.date(), _AT.date())],
+}  # fmt: skip
+
+
+def test_decision_keys_tell_apart_every_field_but_the_phone_and_consent_ids() -> None:
+    """A whole decision is shared by facts with equal keys: the key must read every field of the facts (a field
+    added to GateFacts fails here until the key reads it), each moment's zone, and every part of a consent event
+    but its id. Decisions under equal keys are equal."""
+    fields = {f.name for f in dataclasses.fields(GateFacts)} - {"phone", "opt_out_confirmation"}
+    assert set(_VARIANTS) == fields  # opt-out confirmations are decided afresh, never from the memo
+    base = decision_key(_BASE, _parsed_valid(_BASE.phone))
+    for name, variants in _VARIANTS.items():
+        for variant in variants:
+            facts = dataclasses.replace(_BASE, **{name: variant})
+            assert decision_key(facts, _parsed_valid(facts.phone)) != base, (name, variant)
+    renamed = dataclasses.replace(_BASE, consent_events=(dataclasses.replace(_BASE.consent_events[0], event_id="b"),))
+    assert decision_key(renamed, _parsed_valid(renamed.phone)) == base
+    assert _decide(renamed, WARM) == _decide(renamed, COLD)
+
+
+def test_numbers_share_a_decision_only_within_their_place() -> None:
+    """Numbers of one exchange share a key and a decision; another area code, another zone prefix or a
+    non-geographic number does not; a decision read from the memo equals one computed afresh."""
+    same = ["+12125550134", "+12125559876", "+12125550000"]
+    keys = {decision_key(dataclasses.replace(_BASE, phone=p), _parsed_valid(p)) for p in same}
+    assert len(keys) == 1
+    others = ["+17185550134", "+18505550134", "+18125550134", "+18005550134", "+16465550134"]
+    for phone in others:
+        assert decision_key(dataclasses.replace(_BASE, phone=phone), _parsed_valid(phone)) not in keys, phone
+    for phone in [*same, *others]:
+        facts = dataclasses.replace(_BASE, phone=phone)
+        assert _decide(facts, WARM) == _decide(facts, COLD), phone
+
+
+def _parsed_valid(raw: str) -> PhoneNumber:
+    return parse_phone(raw)
 
 
 def _decide(facts: GateFacts, rulebook: RuleBook) -> Decision:
