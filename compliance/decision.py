@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
@@ -32,10 +32,12 @@ class Decision:
     next_allowed_at: datetime | None
     """When only time (calling windows, frequency caps) blocks: the earliest UTC moment every rule allows."""
     rulebook_version: str
+    allowed: bool = field(init=False, compare=False)
+    """Derived from ``checks`` once (a batch shares decisions and asks each many times)."""
 
-    @property
-    def allowed(self) -> bool:
-        return bool(self.checks) and all(c.result is not Verdict.BLOCK for c in self.checks)
+    def __post_init__(self) -> None:
+        allowed = bool(self.checks) and all(c.result is not Verdict.BLOCK for c in self.checks)
+        object.__setattr__(self, "allowed", allowed)
 
     @property
     def blocking(self) -> tuple[Check, ...]:

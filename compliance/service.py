@@ -14,6 +14,7 @@ attempts for the frequency caps.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import uuid
 from collections.abc import Callable, Sequence
@@ -231,7 +232,7 @@ class ComplianceGate:
     ) -> list[GateResult]:
         results: list[GateResult] = []
         issued: dict[str, list[datetime]] = {}
-        for item in gathered:
+        for item, decision_id in zip(gathered, _decision_ids(len(gathered)), strict=True):
             if failure is not None:
                 decision = self._blocked(FederalRule.ERROR, failure)
             elif item.facts is None:
@@ -241,7 +242,6 @@ class ComplianceGate:
                 if item.phone in issued:  # permits issued earlier in this chunk are attempts too
                     facts = replace(facts, recent_attempts=(*facts.recent_attempts, *issued[item.phone]))
                 decision = evaluate(facts, self.rulebook)
-            decision_id = uuid.uuid4()
             permit = None
             if issue_permits and decision.allowed and abs(item.at - now) <= PERMIT_HORIZON:
                 permit = self._permits._issue(
@@ -357,6 +357,12 @@ def _pipelined(
         if recording is not None:
             results.extend(recording.result())
     return results
+
+
+def _decision_ids(count: int) -> list[uuid.UUID]:
+    """Random (version 4) ids, like ``uuid.uuid4()``, with the chunk's randomness read in one call."""
+    raw = os.urandom(16 * count)
+    return [uuid.UUID(bytes=raw[start : start + 16], version=4) for start in range(0, 16 * count, 16)]
 
 
 def _unavailable(request: CheckRequest, now: datetime) -> Gathered:

@@ -73,6 +73,8 @@ def test_a_batch_of_many_chunks_answers_in_order_and_records_each_decision_once(
     rows = recorded(container, org.id)
     assert len(rows) == 47
     assert [rows[r.decision_id] for r in results] == phones
+    assert {r.decision_id.version for r in results} == {4}  # random ids, each its own
+    assert len({r.decision_id for r in results}) == 47
 
 
 def test_permits_of_earlier_chunks_count_against_later_chunks_caps(container: Container, org: OrgFixture) -> None:
