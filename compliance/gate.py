@@ -4,6 +4,9 @@
 It never raises and never allows by accident: malformed facts, missing data a rule needs, and any error inside
 a rule all become blocking checks. When nothing but time blocks (calling windows, frequency caps), the decision
 names the earliest moment at which every rule allows the call.
+
+Being pure, a decision is memoised in the rule book (``RuleBook.decisions``) under ``decision_key``: a batch's
+numbers without history, in one place and at one moment, share one ``Decision``.
 """
 
 from __future__ import annotations
