@@ -14,13 +14,15 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from compliance.audit import Requester
+from compliance.audit import Requester, checks_of
 from compliance.fact_store import CheckRequest
+from compliance.models import GateDecision
 from compliance.permits import PermitAuthority
 from compliance.rulebook import RuleBook
 from compliance.service import ComplianceGate, GateUnavailable
 from compliance.vocabulary import Channel, Purpose, VoiceKind
 from seiketsu.container import Container
+from seiketsu.tenancy.scoping import system_session
 from tests.compliance.support import NY_PHONE, FixedClock, grant, registry_copy
 from tests.factories import OrgFixture, login, make_org
 
@@ -116,3 +118,28 @@ def test_a_chunk_that_cannot_be_recorded_stops_the_batch(
     with pytest.raises(GateUnavailable):
         gate.check_many(org.id, [ask(p) for p in phones], requester=REQUESTER, issue_permits=issue_permits)
     assert sorted(recorded(container, org.id).values()) == sorted(phones[:50])
+
+
+@pytest.mark.usefixtures("refusing_trigger")
+@pytest.mark.parametrize("issue_permits", [False, True])
+def test_check_sets_of_a_chunk_not_recorded_are_sent_again(
+    container: Container, org: OrgFixture, issue_permits: bool
+) -> None:
+    """The gate remembers which check sets are in the database only once their transaction has committed: with
+    permits, the sets of a refused chunk are rolled back with it (plain answers commit statement by statement,
+    sets first, so a set may stay unused), and the next decisions that need them find or insert them again."""
+    gate = small_chunks(container, 25)
+    florida = [f"+1850555{i:04d}" for i in range(100, 125)]  # one answer for all, new to the database
+    with pytest.raises(GateUnavailable):
+        gate.check_many(
+            org.id, [ask(p) for p in [*florida[:24], REFUSED_PHONE]], requester=REQUESTER, issue_permits=issue_permits
+        )
+    if issue_permits:
+        with container.engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT count(*) FROM compliance_check_sets")).scalar() == 0
+    results = gate.check_many(org.id, [ask(p) for p in florida], requester=REQUESTER, issue_permits=issue_permits)
+    with system_session(container.sessions) as session:
+        for result in results:
+            row = session.get(GateDecision, result.decision_id)
+            assert row is not None
+            assert [c["detail"] for c in checks_of(session, row)] == [c.detail for c in result.decision.checks]
