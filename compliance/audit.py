@@ -116,15 +116,20 @@ def write_decisions(
     two statements at most. Returns the sets' keys (organization, digest), to add to ``recorded`` after commit."""
     if not rows:
         return []
-    digests: dict[int, str] = {}  # by the identity of a decision's checks: decisions share them (the gate memoises)
-    sets: dict[tuple[uuid.UUID, str], Sequence[Check]] = {}
+    # By the identity of a decision's checks (decisions share them: the gate memoises), their digest and text.
+    encoded: dict[int, tuple[str, str]] = {}
+    sets: dict[tuple[uuid.UUID, str], str] = {}
     for row in rows:
         checks = row["checks"]
-        digest = digests.get(id(checks))  # every checks tuple stays alive in ``rows`` meanwhile
-        if digest is None:
-            digest = digests[id(checks)] = hashlib.sha256(canonical_checks(checks).encode()).hexdigest()
-        sets.setdefault((row["organization_id"], digest), checks)
-    _insert_check_sets(conn, {key: checks for key, checks in sets.items() if recorded is None or key not in recorded})
+        found = encoded.get(id(checks))  # every checks tuple stays alive in ``rows`` meanwhile
+        if found is None:
+            text = canonical_checks(checks)
+            found = encoded[id(checks)] = (_digest(text), text)
+        sets.setdefault((row["organization_id"], found[0]), found[1])
+    digests = {key: digest for key, (digest, _) in encoded.items()}
+    # The sets go in first: on an autocommit connection (the gate's plain answers) each statement commits on its
+    # own, and no row may name a set that is not there (a set left unused by a failed COPY harms nothing).
+    _insert_check_sets(conn, {key: text for key, text in sets.items() if recorded is None or key not in recorded})
     if conn.dialect.name == "postgresql" and len(rows) >= _COPY_FROM:
         _copy_decisions(conn, rows, digests)
     else:
@@ -148,7 +153,11 @@ def canonical_json(value: Any) -> str:
 
 def check_set_digest(value: Any) -> str:
     """The digest of a stored check set's JSON value: what the audit rows naming it hold."""
-    return hashlib.sha256(canonical_json(value).encode()).hexdigest()
+    return _digest(canonical_json(value))
+
+
+def _digest(canonical: str) -> str:
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def checks_of(session: Session, decision: GateDecision) -> list[dict[str, str]]:
@@ -163,15 +172,16 @@ def checks_of(session: Session, decision: GateDecision) -> list[dict[str, str]]:
 _COPY_FROM = 20
 
 
-def _insert_check_sets(conn: Connection, sets: dict[tuple[uuid.UUID, str], Sequence[Check]]) -> None:
-    """Insert the sets not recorded yet, in key order (two batches never wait on each other in a cycle)."""
+def _insert_check_sets(conn: Connection, sets: dict[tuple[uuid.UUID, str], str]) -> None:
+    """Insert the sets (canonical JSON texts by organization and digest) not recorded yet, in key order (two
+    batches never wait on each other in a cycle)."""
     if not sets:
         return
     ordered = sorted(sets.items(), key=lambda item: (str(item[0][0]), item[0][1]))
     now = utcnow()
     if conn.dialect.name == "postgresql":
         for organization_id in dict.fromkeys(key[0] for key, _ in ordered):
-            mine = [(key[1], canonical_checks(checks)) for key, checks in ordered if key[0] == organization_id]
+            mine = [(key[1], text) for key, text in ordered if key[0] == organization_id]
             conn.execute(
                 _PG_INSERT_SETS,
                 {"org": organization_id, "digests": [d for d, _ in mine], "texts": [t for _, t in mine], "now": now},
@@ -179,7 +189,7 @@ def _insert_check_sets(conn: Connection, sets: dict[tuple[uuid.UUID, str], Seque
         return
     conn.execute(
         _SQLITE_INSERT_SETS,
-        [{"org": key[0], "digest": key[1], "checks": canonical_checks(checks), "now": now} for key, checks in ordered],
+        [{"org": key[0], "digest": key[1], "checks": text, "now": now} for key, text in ordered],
     )
 
 

@@ -284,11 +284,7 @@ class _Runner:
 def registries_to_consult(phone: str, address: Address, rulebook: RuleBook) -> tuple[str, ...]:
     """The registries whose copies ``evaluate`` reads for this number: the national registry, then the list of
     every applicable state that keeps one. Gather a ``RegistryListing`` for each (a missing one blocks marketing)."""
-    try:
-        parsed: PhoneNumber | None = parse_phone(phone)
-    except InvalidPhoneNumberError:
-        parsed = None
-    states = applicable_states(parsed, address, rulebook.geography)
+    states = applicable_states(_valid_phone(phone), address, rulebook.geography)
     lists = [state_registry(r.jurisdiction) for r in rulebook.rules_for(states) if isinstance(r, StateDncListRule)]
     return (NATIONAL_REGISTRY, *dict.fromkeys(lists))
 

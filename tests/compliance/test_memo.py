@@ -188,13 +188,13 @@ def test_decision_keys_tell_apart_every_field_but_the_phone_and_consent_ids() ->
     but its id. Decisions under equal keys are equal."""
     fields = {f.name for f in dataclasses.fields(GateFacts)} - {"phone", "opt_out_confirmation"}
     assert set(_VARIANTS) == fields  # opt-out confirmations are decided afresh, never from the memo
-    base = decision_key(_BASE, _parsed_valid(_BASE.phone))
+    base = decision_key(_BASE, parse_phone(_BASE.phone))
     for name, variants in _VARIANTS.items():
         for variant in variants:
             facts = dataclasses.replace(_BASE, **{name: variant})
-            assert decision_key(facts, _parsed_valid(facts.phone)) != base, (name, variant)
+            assert decision_key(facts, parse_phone(facts.phone)) != base, (name, variant)
     renamed = dataclasses.replace(_BASE, consent_events=(dataclasses.replace(_BASE.consent_events[0], event_id="b"),))
-    assert decision_key(renamed, _parsed_valid(renamed.phone)) == base
+    assert decision_key(renamed, parse_phone(renamed.phone)) == base
     assert _decide(renamed, WARM) == _decide(renamed, COLD)
 
 
@@ -202,18 +202,14 @@ def test_numbers_share_a_decision_only_within_their_place() -> None:
     """Numbers of one exchange share a key and a decision; another area code, another zone prefix or a
     non-geographic number does not; a decision read from the memo equals one computed afresh."""
     same = ["+12125550134", "+12125559876", "+12125550000"]
-    keys = {decision_key(dataclasses.replace(_BASE, phone=p), _parsed_valid(p)) for p in same}
+    keys = {decision_key(dataclasses.replace(_BASE, phone=p), parse_phone(p)) for p in same}
     assert len(keys) == 1
     others = ["+17185550134", "+18505550134", "+18125550134", "+18005550134", "+16465550134"]
     for phone in others:
-        assert decision_key(dataclasses.replace(_BASE, phone=phone), _parsed_valid(phone)) not in keys, phone
+        assert decision_key(dataclasses.replace(_BASE, phone=phone), parse_phone(phone)) not in keys, phone
     for phone in [*same, *others]:
         facts = dataclasses.replace(_BASE, phone=phone)
         assert _decide(facts, WARM) == _decide(facts, COLD), phone
-
-
-def _parsed_valid(raw: str) -> PhoneNumber:
-    return parse_phone(raw)
 
 
 def _decide(facts: GateFacts, rulebook: RuleBook) -> Decision:
