@@ -154,27 +154,24 @@ class ComplianceGate:
         now = self._clock()
         chunks = [requests[start : start + self._chunk_size] for start in range(0, len(requests), self._chunk_size)]
 
-        def judge(chunk: Sequence[CheckRequest]) -> _Judged:
-            return self._judge_chunk(organization_id, chunk, requester=requester, issue_permits=issue_permits, now=now)
+        def read(chunk: Sequence[CheckRequest]) -> _Read:
+            return self._read_chunk(organization_id, chunk, issue_permits=issue_permits, now=now)
+
+        def judge(facts: _Read) -> _Judged:
+            return self._judge_read(organization_id, facts, requester=requester, issue_permits=issue_permits, now=now)
 
         # SQLite takes one writer at a time and has no COPY: nothing to overlap there.
         if len(chunks) > 1 and self._engine.dialect.name == "postgresql":
-            return _pipelined(chunks, judge)
+            return _pipelined(chunks, read, judge)
         results: list[GateResult] = []
         for chunk in chunks:
-            results.extend(_record(judge(chunk)))
+            results.extend(_record(judge(read(chunk))))
         return results
 
-    def _judge_chunk(
-        self,
-        organization_id: uuid.UUID,
-        chunk: Sequence[CheckRequest],
-        *,
-        requester: Requester,
-        issue_permits: bool,
-        now: datetime,
-    ) -> _Judged:
-        """Read the chunk's facts and decide, in a transaction left open for ``_record``."""
+    def _read_chunk(
+        self, organization_id: uuid.UUID, chunk: Sequence[CheckRequest], *, issue_permits: bool, now: datetime
+    ) -> _Read:
+        """Read the chunk's facts in a transaction left open for ``_judge_read`` and ``_record``."""
         conn = self._engine.connect()
         try:
             if not issue_permits and conn.dialect.name == "postgresql":
@@ -185,17 +182,26 @@ class ComplianceGate:
             try:
                 if issue_permits:
                     _serialise_permits(conn, organization_id, chunk)
-                gathered = self._gatherer.gather(conn, organization_id, chunk, now=now)
-                failure = None
+                return _Read(conn, transaction, self._gatherer.gather(conn, organization_id, chunk, now=now))
             except Exception as exc:  # any failure to read the facts blocks every question of the chunk
                 logger.exception(
                     "compliance facts unavailable for %d request(s) of organization %s", len(chunk), organization_id
                 )
                 transaction.rollback()
-                transaction = conn.begin()
                 gathered = [_unavailable(request, now) for request in chunk]
-                failure = f"facts unavailable: {type(exc).__name__}"
-            judged = self._judge(organization_id, gathered, failure=failure, issue_permits=issue_permits, now=now)
+                return _Read(conn, conn.begin(), gathered, failure=f"facts unavailable: {type(exc).__name__}")
+        except BaseException:
+            conn.close()
+            raise
+
+    def _judge_read(
+        self, organization_id: uuid.UUID, facts: _Read, *, requester: Requester, issue_permits: bool, now: datetime
+    ) -> _Judged:
+        """Decide the questions of a chunk read, and build their audit rows (not yet written)."""
+        try:
+            judged = self._judge(
+                organization_id, facts.gathered, failure=facts.failure, issue_permits=issue_permits, now=now
+            )
             rows = [
                 decision_row(
                     decision_id=result.decision_id,
@@ -206,19 +212,13 @@ class ComplianceGate:
                     decided_at=now,
                     permit_expires_at=result.permit.expires_at if result.permit is not None else None,
                 )
-                for item, result in zip(gathered, judged, strict=True)
+                for item, result in zip(facts.gathered, judged, strict=True)
             ]
         except BaseException:
-            conn.close()
+            facts.discard()
             raise
         return _Judged(
-            organization_id=organization_id,
-            recorded_sets=self._recorded_sets,
-            conn=conn,
-            transaction=transaction,
-            gathered=gathered,
-            results=judged,
-            rows=rows,
+            organization_id=organization_id, recorded_sets=self._recorded_sets, facts=facts, results=judged, rows=rows
         )
 
     def _judge(
@@ -298,16 +298,13 @@ def _serialise_permits(conn: Connection, organization_id: uuid.UUID, chunk: Sequ
 
 
 @dataclass(slots=True)
-class _Judged:
-    """A chunk's decisions, not yet recorded, with the connection and open transaction they are recorded in."""
+class _Read:
+    """A chunk's facts (or why there are none), with the connection and open transaction they were read in."""
 
-    organization_id: uuid.UUID
-    recorded_sets: RecordedCheckSets
     conn: Connection
     transaction: RootTransaction
     gathered: list[Gathered]
-    results: list[GateResult]
-    rows: list[dict[str, Any]]
+    failure: str | None = None
 
     def discard(self) -> None:
         """Record nothing: roll back (with permits, that releases the numbers' locks) and return the connection."""
@@ -317,46 +314,85 @@ class _Judged:
             self.conn.close()
 
 
+@dataclass(slots=True)
+class _Judged:
+    """A chunk's decisions and audit rows, not yet recorded, in the transaction their facts were read in."""
+
+    organization_id: uuid.UUID
+    recorded_sets: RecordedCheckSets
+    facts: _Read
+    results: list[GateResult]
+    rows: list[dict[str, Any]]
+
+    def discard(self) -> None:
+        self.facts.discard()
+
+
 def _record(judged: _Judged) -> list[GateResult]:
     """Write the chunk's audit rows and commit: only then do its answers and permits exist. Raises GateUnavailable."""
+    facts = judged.facts
     try:
-        with judged.conn:
-            sets = write_decisions(judged.conn, judged.rows, judged.recorded_sets)
-            judged.transaction.commit()
+        with facts.conn:
+            sets = write_decisions(facts.conn, judged.rows, judged.recorded_sets)
+            facts.transaction.commit()
         judged.recorded_sets.add_all(sets)
     except Exception as exc:
         logger.exception("%d decision(s) of organization %s not recorded", len(judged.rows), judged.organization_id)
         raise GateUnavailable("the decision could not be recorded; nothing may be dialed") from exc
     results = judged.results
     if len(results) == 1 and not results[0].allowed:
-        logger.info("compliance gate blocked %s: %s", mask_phone(judged.gathered[0].phone), _blocking(results[0]))
+        logger.info("compliance gate blocked %s: %s", mask_phone(facts.gathered[0].phone), _blocking(results[0]))
     return results
 
 
 def _pipelined(
-    chunks: Sequence[Sequence[CheckRequest]], judge: Callable[[Sequence[CheckRequest]], _Judged]
+    chunks: Sequence[Sequence[CheckRequest]],
+    read: Callable[[Sequence[CheckRequest]], _Read],
+    judge: Callable[[_Read], _Judged],
 ) -> list[GateResult]:
-    """Judge each chunk while the one before it is recorded on a thread of its own, in order.
+    """Each chunk's facts are read while the chunk before it is judged and the one before that recorded: three
+    threads, so that the server's work (the fact query, the COPY of audit rows and the commit) overlaps ours.
 
-    Recording a chunk is mostly the server's work (the COPY of its audit rows and the commit), which the next
-    chunk's reading and judging overlaps. Chunks are recorded one at a time and in order; when one cannot be, the
-    chunk judged meanwhile is discarded and GateUnavailable propagates (the earlier chunks stay recorded).
+    Chunks are read, judged and recorded one at a time and in order. When one cannot be recorded, the chunks
+    judged and read meanwhile are discarded and GateUnavailable propagates (the earlier chunks stay recorded).
     """
     results: list[GateResult] = []
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="gate-audit") as writer:
+    with (
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="gate-read") as reader,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="gate-audit") as writer,
+    ):
+        upcoming = reader.submit(read, chunks[0])
+        pending: Future[_Read] | None = upcoming  # read, or being read, and neither judged nor discarded yet
         recording: Future[list[GateResult]] | None = None
-        for chunk in chunks:
-            judged = judge(chunk)
+        try:
+            for index in range(len(chunks)):
+                facts = upcoming.result()
+                pending = None
+                if index + 1 < len(chunks):
+                    upcoming = pending = reader.submit(read, chunks[index + 1])
+                judged = judge(facts)
+                if recording is not None:
+                    try:
+                        results.extend(recording.result())
+                    except BaseException:
+                        judged.discard()
+                        raise
+                recording = writer.submit(_record, judged)
             if recording is not None:
-                try:
-                    results.extend(recording.result())
-                except BaseException:
-                    judged.discard()
-                    raise
-            recording = writer.submit(_record, judged)
-        if recording is not None:
-            results.extend(recording.result())
+                results.extend(recording.result())
+        except BaseException:
+            if pending is not None:
+                _discard_when_read(pending)
+            raise
     return results
+
+
+def _discard_when_read(reading: Future[_Read]) -> None:
+    try:
+        facts = reading.result()
+    except Exception:
+        return  # the read failed, and released what it held
+    facts.discard()
 
 
 def _decision_ids(count: int) -> list[uuid.UUID]:

@@ -1,4 +1,5 @@
-"""Batches of many chunks: each chunk is judged while the one before it is recorded, and nothing changes for it.
+"""Batches of many chunks: each chunk is read while the one before it is judged and the one before that recorded,
+and nothing changes for it.
 
 Answers come back in the order asked, every decision is recorded once, permits of earlier chunks count against
 the frequency caps of later ones, and a chunk that cannot be recorded stops the batch: the chunks before it stay
@@ -112,12 +113,14 @@ def refusing_trigger(container: Container) -> Iterator[None]:
 def test_a_chunk_that_cannot_be_recorded_stops_the_batch(
     container: Container, org: OrgFixture, issue_permits: bool
 ) -> None:
-    phones = [f"+1212555{i:04d}" for i in range(100, 200)]  # four chunks of 25 (their audit rows go in by COPY)
+    phones = [f"+1212555{i:04d}" for i in range(100, 250)]  # six chunks of 25 (their audit rows go in by COPY)
     phones[60] = REFUSED_PHONE  # in the third chunk
     gate = small_chunks(container, 25)
     with pytest.raises(GateUnavailable):
         gate.check_many(org.id, [ask(p) for p in phones], requester=REQUESTER, issue_permits=issue_permits)
     assert sorted(recorded(container, org.id).values()) == sorted(phones[:50])
+    # The fourth chunk was judged and the fifth read (with permits, their numbers locked) meanwhile: discarded.
+    assert container.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
 
 
 @pytest.mark.usefixtures("refusing_trigger")
