@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from compliance import consent_rules, dnc_rules, number_rules, timing_rules
-from compliance.consent import ConsentKind
+from compliance.consent import ConsentEvent, ConsentKind
 from compliance.context import GateContext, applicable_states, build_context
 from compliance.decision import Check, Decision, Verdict
 from compliance.errors import InvalidPhoneNumberError, MissingFactError
@@ -100,7 +100,7 @@ def decision_key(facts: GateFacts, phone: PhoneNumber) -> tuple[Hashable, ...]:
         facts.purpose,
         _moment(facts.at),
         facts.address,
-        tuple((_moment(e.at), e.action, e.kind, e.channels, e.purposes) for e in facts.consent_events),
+        _events_key(facts.consent_events),
         _moment(dnc.listed_at) if dnc is not None else None,
         facts.registry_listings,
         tuple(_moment(t) for t in facts.recent_attempts),
@@ -109,6 +109,12 @@ def decision_key(facts: GateFacts, phone: PhoneNumber) -> tuple[Hashable, ...]:
         _moment(relationship.last_dnc_request_at),
         facts.reassigned_number,
     )
+
+
+def _events_key(events: tuple[ConsentEvent, ...]) -> tuple[Hashable, ...]:
+    if not events:  # most numbers of a batch
+        return ()
+    return tuple([((e.at, e.at.tzinfo), e.action, e.kind, e.channels, e.purposes) for e in events])
 
 
 def _moment(moment: datetime | None) -> tuple[datetime, object] | None:

@@ -1,11 +1,14 @@
-"""What ``phonenumbers`` says about a NANP number in E.164 form, memoised per area code and exchange (NPA-NXX).
+"""What ``phonenumbers`` says about a NANP number in E.164 form, memoised per leading digits.
 
 For "+1" followed by ten digits with an area code of 2-9, ``phonenumbers`` decides validity, type and region from
-the national number's patterns alone. Where every pattern of every NANP region ends in four or more free digits
-(``\\d{4}`` or longer) and every region's leading-digits pattern is at most six digits long, those answers are a
-function of the first six digits, so one careful answer per NPA-NXX serves every number under it. The metadata is
-checked once; area codes with a pattern that reads further (Barbados 246 and Jamaica 876 in phonenumbers 9.0) are
-answered number by number, and when the check cannot tell, nothing is memoised.
+the national number's patterns alone. A pattern alternative that ends in ``\\d{k}`` reads only the first 10 - k
+digits of a ten-digit number, and one whose leading literal digits differ from a number's cannot match it at all.
+So each area code has a number of leading digits that decides every answer under it: the most that any
+alternative (or region's leading-digits pattern) that may match it reads, at least four (area code and the
+exchange's first digit). Most area codes need four (``[2-9]\\d{6}`` after the area code), those with patterns
+naming exchanges six, and one careful answer per such prefix serves every number under it. The metadata is read
+once; area codes with a pattern that reads further than six digits (Barbados 246 and Jamaica 876 in phonenumbers
+9.0) are answered number by number, and when the reading cannot tell, nothing is memoised.
 """
 
 from __future__ import annotations
@@ -21,7 +24,9 @@ from phonenumbers.phonenumberutil import _number_type_helper
 NANP_E164_SHAPE = re.compile(r"\+1[2-9]\d{9}")
 """The inputs ``nanp_facts`` answers: already E.164, so ``phonenumbers.parse`` would change nothing."""
 
-_PREFIX = 6
+_MIN_PREFIX = 4
+_MAX_PREFIX = 6
+_QUANTIFIERS = ("?", "*", "+", "{")
 _FREE_TAIL = re.compile(r"\\d\{(\d+)\}$")
 _SIMPLE_LEADING = re.compile(r"[0-9\[\]\-]+")
 _DESCRIPTIONS = (
@@ -50,15 +55,16 @@ class NanpFacts:
 def nanp_facts(e164: str) -> NanpFacts:
     """The facts of ``e164``, which must match ``NANP_E164_SHAPE``."""
     national = e164[2:]
-    further = _area_codes_reading_further()
-    if further is None or national[:3] in further:
+    lengths = _prefix_lengths()
+    length = lengths.get(national[:3]) if lengths is not None else None
+    if length is None:
         return _careful(national)
-    return _by_prefix(national[:_PREFIX])
+    return _by_prefix(national[:length])
 
 
 @lru_cache(maxsize=1 << 17)
 def _by_prefix(prefix: str) -> NanpFacts:
-    return _careful(prefix + "0" * (10 - _PREFIX))
+    return _careful(prefix + "0" * (10 - len(prefix)))
 
 
 def _careful(national: str) -> NanpFacts:
@@ -81,15 +87,19 @@ def _careful(national: str) -> NanpFacts:
 
 
 @lru_cache(maxsize=1)
-def _area_codes_reading_further() -> frozenset[str] | None:
-    """Area codes whose numbers' facts depend on more than six digits; None if the metadata defeats the check."""
-    further: set[str] = set()
+def _prefix_lengths() -> dict[str, int] | None:
+    """For each area code, the leading digits that decide its numbers' facts (absent: read number by number);
+    None if the metadata defeats the reading."""
+    reads: list[tuple[str, int]] = []  # (leading literal digits, digits read) of every alternative
     for region in COUNTRY_CODE_TO_REGION_CODE.get(1, ()):
         metadata = PhoneMetadata.metadata_for_region(region)
         if metadata is None:
             return None
-        if metadata.leading_digits is not None and not _short_leading_digits(metadata.leading_digits):
-            return None
+        if metadata.leading_digits is not None:
+            if not _short_leading_digits(metadata.leading_digits):
+                return None
+            for alternative in metadata.leading_digits.split("|"):
+                reads.append((_literal(alternative), len(re.sub(r"\[[^\]]*\]", "d", alternative))))
         for name in _DESCRIPTIONS:
             description = getattr(metadata, name, None)
             pattern = getattr(description, "national_number_pattern", None)
@@ -97,21 +107,45 @@ def _area_codes_reading_further() -> frozenset[str] | None:
                 continue
             for alternative in _top_level_alternatives(pattern):
                 tail = _FREE_TAIL.search(alternative)
-                if tail is not None and int(tail.group(1)) >= 10 - _PREFIX:
-                    continue
-                area_code = alternative[:3]
-                if not (area_code.isdigit() and area_code[0] in "23456789"):
-                    return None
-                further.add(area_code)
-    return frozenset(further)
+                read = 10 - int(tail.group(1)) if tail is not None else 10
+                reads.extend((literal, read) for literal in _leading_literals(alternative))
+    lengths: dict[str, int] = {}
+    for area_code in map(str, range(200, 1000)):
+        length = max([_MIN_PREFIX, *(read for literal, read in reads if area_code.startswith(literal[:3]))])
+        if length <= _MAX_PREFIX:
+            lengths[area_code] = length
+    return lengths
+
+
+def _leading_literals(alternative: str) -> list[str]:
+    """The literal digits any match of ``alternative`` starts with, one string per way it may start ("" when
+    the start is no literal: such an alternative may match any area code)."""
+    if alternative.startswith("(?:"):
+        depth = 0
+        for index, char in enumerate(alternative):
+            depth += {"(": 1, ")": -1}.get(char, 0)
+            if depth == 0:
+                if alternative[index + 1 : index + 2] in _QUANTIFIERS:  # the group may be skipped (or repeated)
+                    return [""]
+                inner = _top_level_alternatives(alternative[3:index])
+                return [literal for part in inner for literal in _leading_literals(part)]
+        return [""]
+    return [_literal(alternative)]
+
+
+def _literal(text: str) -> str:
+    digits = len(text) - len(text.lstrip("0123456789"))
+    if text[digits : digits + 1] in _QUANTIFIERS:
+        digits = max(digits - 1, 0)  # the last digit may be absent or repeated: it is no literal
+    return text[:digits]
 
 
 def _short_leading_digits(pattern: str) -> bool:
-    """Alternatives of literal digits and character classes, each at most ``_PREFIX`` digits long."""
+    """Alternatives of literal digits and character classes, each at most ``_MAX_PREFIX`` digits long."""
     for alternative in pattern.split("|"):
         if not _SIMPLE_LEADING.fullmatch(alternative):
             return False
-        if len(re.sub(r"\[[^\]]*\]", "d", alternative)) > _PREFIX:
+        if len(re.sub(r"\[[^\]]*\]", "d", alternative)) > _MAX_PREFIX:
             return False
     return True
 

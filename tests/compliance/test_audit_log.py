@@ -4,7 +4,9 @@ application's sessions (ORM guard), and not by SQL on PostgreSQL (trigger)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
@@ -15,6 +17,7 @@ from compliance.append_only import AppendOnlyViolation
 from compliance.audit import Requester, check_set_digest, checks_of
 from compliance.fact_store import CheckRequest
 from compliance.models import ConsentRecord, DoNotCallRequest, GateCheckSet, GateDecision
+from compliance.service import GateResult
 from compliance.vocabulary import Channel, Purpose, VoiceKind
 from seiketsu.container import Container
 from seiketsu.tenancy.scoping import system_session, tenant_session
@@ -158,3 +161,39 @@ def test_a_batch_recorded_by_copy_keeps_every_check_and_column(
         assert (row.phone, row.state, row.postal_code, row.voice) == (request.phone, "NY", "10001", "artificial")
         assert row.allowed is result.allowed and row.next_allowed_at == result.decision.next_allowed_at
         assert (row.requested_by_kind, row.requested_by, row.permit_expires_at) == ("system", "campaign-8", None)
+
+
+def test_copy_records_every_column_as_an_insert_does(container: Container, org: OrgFixture) -> None:
+    """A batch's rows (COPY: escapes, NULLs, booleans, moments with their offsets) equal those the same questions
+    get one by one (INSERT)."""
+    gate = install_gate(container)
+    odd = ["12\t34", "line\nbreak\r", "back\\slash", "\\N", "ünïcødé", ""]  # recorded as given: no valid number
+    chicago = datetime.now(ZoneInfo("America/Chicago"))
+    requests = [
+        CheckRequest(
+            phone=odd[i // 4] if i % 4 == 0 and i // 4 < len(odd) else (NY_PHONE if i % 2 else f"+1212555{i:04d}"),
+            channel=Channel.VOICE if i % 3 else Channel.SMS,
+            voice=VoiceKind.ARTIFICIAL if i % 3 else None,
+            purpose=Purpose.MARKETING if i % 5 else Purpose.INFORMATIONAL,
+            at=chicago if i % 7 == 0 else None,
+            state="NY" if i % 2 else None,
+            postal_code="10001" if i % 6 == 1 else None,
+        )
+        for i in range(30)  # above the size from which the audit rows go in by COPY
+    ]
+    requester = Requester.system("tab\there")
+    batch = gate.check_many(org.id, requests, requester=requester)
+    one_by_one = [gate.check(org.id, request, requester=requester) for request in requests]
+    columns = [c.name for c in sa.inspect(GateDecision).columns if c.name not in ("id", "decided_at")]
+    with tenant_session(container.sessions, org.id) as session:
+
+        def stored(result: GateResult) -> dict[str, object]:
+            row = session.get(GateDecision, result.decision_id)
+            assert row is not None
+            return {name: getattr(row, name) for name in columns}
+
+        copied = [stored(result) for result in batch]
+        assert copied == [stored(result) for result in one_by_one]
+    assert [row["phone"] for row in copied[:24:4]] == odd
+    assert {row["at"] for row in copied[::7]} == {chicago}
+

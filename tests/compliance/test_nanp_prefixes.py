@@ -7,7 +7,7 @@ import random
 import pytest
 
 from compliance.errors import InvalidPhoneNumberError
-from compliance.nanp_prefixes import _area_codes_reading_further
+from compliance.nanp_prefixes import _by_prefix, _leading_literals, _prefix_lengths
 from compliance.phones import PhoneNumber, parse_phone, parse_phone_carefully
 
 
@@ -74,7 +74,35 @@ def test_other_forms_take_the_careful_path_with_the_same_answer(raw: str) -> Non
     assert _answer(parse_phone, raw) == _answer(parse_phone_carefully, raw)
 
 
-def test_the_metadata_allows_memoising_by_exchange() -> None:
-    further = _area_codes_reading_further()
-    assert further is not None, "phonenumbers' NANP patterns no longer end in four free digits: nothing is memoised"
-    assert len(further) < 20
+def test_numbers_under_one_prefix_of_four_digits_share_every_fact() -> None:
+    lengths = _prefix_lengths()
+    assert lengths is not None
+    rng = random.Random(11)
+    _by_prefix.cache_clear()  # each prefix's answer is memoised from the first number read under it
+    for area_code in rng.sample(sorted(a for a, length in lengths.items() if length == 4), 40):
+        for first in "0123456789":
+            for _ in range(4):
+                raw = f"+1{area_code}{first}{rng.randrange(1_000_000):06d}"
+                assert _answer(parse_phone, raw) == _answer(parse_phone_carefully, raw), raw
+
+
+def test_the_metadata_allows_memoising_by_four_or_six_digits() -> None:
+    lengths = _prefix_lengths()
+    assert lengths is not None, "phonenumbers' NANP patterns can no longer be read: nothing is memoised"
+    assert 800 - len(lengths) < 20  # area codes read number by number
+    assert sum(1 for length in lengths.values() if length == 4) > 500, "most area codes are decided by 4 digits"
+    assert {"246", "876"}.isdisjoint(lengths)  # Barbados and Jamaica: patterns reading seven digits
+
+
+@pytest.mark.parametrize(
+    ("alternative", "literals"),
+    [
+        ("268(?:4(?:6[0-38]|84)|56[0-2])\\d{4}", ["268"]),
+        ("(?:246976|900[2-9]\\d\\d)\\d{4}", ["246976", "900"]),
+        ("(?:1)?2\\d{9}", [""]),  # an optional group: the match may start anywhere
+        ("52?3\\d{7}", ["5"]),  # an optional digit is no literal
+        ("[2-9]\\d{9}", [""]),
+    ],
+)
+def test_leading_literals_are_read_conservatively(alternative: str, literals: list[str]) -> None:
+    assert _leading_literals(alternative) == literals
