@@ -213,17 +213,40 @@ _SQLITE_INSERT_SETS = sa.text(
 
 
 def _copy_decisions(conn: Connection, rows: Sequence[dict[str, Any]], digests: dict[int, str]) -> None:
-    columns = ["checks_digest" if name == "checks" else name for name in rows[0]]
-    checks = columns.index("checks_digest")
-    statement = f"COPY {table_of(GateDecision).name} ({', '.join(columns)}) FROM STDIN"
+    """COPY in PostgreSQL's binary format: psycopg adapts a row in about a microsecond that way, against seven in
+    the text format (which parses and escapes every value)."""
+    names = ["checks_digest" if name == "checks" else name for name in rows[0]]
+    checks = names.index("checks_digest")
+    statement = f"COPY {table_of(GateDecision).name} ({', '.join(names)}) FROM STDIN (FORMAT BINARY)"
     driver = conn.connection.driver_connection
     if driver is None:
         raise RuntimeError("the connection is closed")
+    types = _copy_types()
     with driver.cursor() as cursor, cursor.copy(statement) as copy:
+        copy.set_types([types[name] for name in names])
         for row in rows:
             values = list(row.values())
             values[checks] = digests[id(values[checks])]
             copy.write_row(values)
+
+
+@lru_cache(maxsize=1)
+def _copy_types() -> dict[str, str]:
+    """The PostgreSQL type psycopg sends each audit column as (text serves every character column)."""
+    kinds: list[tuple[type[Any], str]] = [(sa.Uuid, "uuid"), (UTCDateTime, "timestamptz"), (sa.String, "text"),
+                                          (sa.Boolean, "bool")]  # fmt: skip
+    types = {}
+    for column in table_of(GateDecision).columns:
+        found = [name for kind, name in kinds if isinstance(column.type, kind) or isinstance(_impl(column), kind)]
+        if not found:
+            raise TypeError(f"no COPY type for column {column.name} ({column.type!r})")
+        types[column.name] = found[0]
+    return types
+
+
+def _impl(column: sa.Column[Any]) -> object:
+    """What a decorated type (``UTCDateTime``, SQLModel's strings) stores as."""
+    return column.type.impl if isinstance(column.type, sa.TypeDecorator) else column.type
 
 
 def _check_value(check: Check) -> dict[str, str]:
