@@ -99,7 +99,8 @@ class ComplianceGate:
         issue_permits: bool = False,
     ) -> list[GateResult]:
         """Decide many questions with a few queries per chunk and one audit insert per chunk, in order. On
-        PostgreSQL each chunk is read and judged while the one before it is being recorded (see ``_pipelined``).
+        PostgreSQL each chunk is read while the one before it is judged and the one before that recorded (see
+        ``_pipelined``).
 
         With ``issue_permits``, every allowed decision about "now" carries a permit and counts as an attempt.
         Raises GateUnavailable (decisions of earlier chunks are recorded).
