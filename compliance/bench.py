@@ -129,13 +129,16 @@ def _organization(container: Container) -> uuid.UUID:
         return org.id
 
 
-def _consents(container: Container, organization_id: uuid.UUID, phones: list[str], at: datetime) -> None:
+def _consents(
+    container: Container, organization_id: uuid.UUID, phones: list[str], at: datetime, *, spread: timedelta
+) -> None:
+    """Written consent for ``phones``, the i-th granted ``i * spread`` before ``at`` (no spread: all at ``at``)."""
     rows = [
         {"id": uuid.uuid4(), "organization_id": organization_id, "phone": phone, "action": "grant",
          "kind": "prior_express_written", "channels": ["artificial_voice_call", "live_call", "sms"],
-         "purposes": ["marketing", "informational"], "method": "web_form", "occurred_at": at,
+         "purposes": ["marketing", "informational"], "method": "web_form", "occurred_at": at - index * spread,
          "form_url": "https://bench.example/form", "detail": "", "recorded_by": "system:bench", "recorded_at": at}
-        for phone in phones
+        for index, phone in enumerate(phones)
     ]  # fmt: skip
     with container.engine.begin() as connection:
         connection.execute(sa.insert(ConsentRecord), rows)
@@ -150,8 +153,14 @@ def _percentile(values: list[float], fraction: float) -> float:
 @click.option("--numbers", default=10_000_000, show_default=True, help="registry numbers to generate and import")
 @click.option("--checks", default=100_000, show_default=True, help="decisions in the batch")
 @click.option("--single", default=2000, show_default=True, help="single decisions timed one by one")
+@click.option(
+    "--consent-spread",
+    default=0.0,
+    show_default=True,
+    help="seconds between the consents' grant times (0: one timestamp for all, so consented numbers share decisions)",
+)
 @click.option("--keep-database", is_flag=True, help="keep the scratch database (its name is printed)")
-def command(numbers: int, checks: int, single: int, keep_database: bool) -> None:
+def command(numbers: int, checks: int, single: int, consent_spread: float, keep_database: bool) -> None:
     """Import a synthetic registry file, then time single decisions and a batch (targets: >= 200,000 numbers/s,
     p99 <= 5 ms, >= 20,000 decisions/s)."""
     scratch = _scratch_database(load_settings())
@@ -159,7 +168,7 @@ def command(numbers: int, checks: int, single: int, keep_database: bool) -> None
     click.echo(f"scratch database: {scratch.name}; load average {load} on {os.cpu_count()} CPU(s)")
     container = build_container(scratch.settings)
     try:
-        _run(container, numbers=numbers, checks=checks, single=single)
+        _run(container, numbers=numbers, checks=checks, single=single, spread=timedelta(seconds=consent_spread))
     finally:
         container.close()
         if keep_database:
@@ -168,7 +177,7 @@ def command(numbers: int, checks: int, single: int, keep_database: bool) -> None
             _drop(scratch)
 
 
-def _run(container: Container, *, numbers: int, checks: int, single: int) -> None:
+def _run(container: Container, *, numbers: int, checks: int, single: int, spread: timedelta) -> None:
     organization_id = _organization(container)
     today = utcnow().date()
     at = datetime.combine(today, datetime.min.time(), tzinfo=UTC) + timedelta(hours=16)  # noon in New York
@@ -196,7 +205,7 @@ def _run(container: Container, *, numbers: int, checks: int, single: int) -> Non
         f"+1{rng.choice(AREA_CODES)}{rng.choice(_EXCHANGES)}{rng.randrange(10_000):04d}"
         for _ in range(max(checks, single))
     ]
-    _consents(container, organization_id, phones[::2], at - timedelta(days=30))
+    _consents(container, organization_id, phones[::2], at - timedelta(days=30), spread=spread)
     requester = Requester.system("bench")
 
     def request(phone: str) -> CheckRequest:
