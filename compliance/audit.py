@@ -120,7 +120,8 @@ def write_decisions(
     conn: Connection, rows: Sequence[dict[str, Any]], recorded: RecordedCheckSets | None = None
 ) -> list[tuple[uuid.UUID, str]]:
     """Insert audit rows (from ``decision_row``) and the check sets they name that ``recorded`` does not hold, in
-    two statements at most. Returns the sets' keys (organization, digest), to add to ``recorded`` after commit."""
+    two statements at most (one for a single row with a new set on PostgreSQL). Returns the sets' keys
+    (organization, digest), to add to ``recorded`` after commit."""
     if not rows:
         return []
     # By the identity of a decision's checks (decisions share them: the gate memoises), their digest and text.
@@ -134,9 +135,15 @@ def write_decisions(
             found = encoded[id(checks)] = (_digest(text), text)
         sets.setdefault((row["organization_id"], found[0]), found[1])
     digests = {key: digest for key, (digest, _) in encoded.items()}
+    new_sets = {key: text for key, text in sets.items() if recorded is None or key not in recorded}
+    if conn.dialect.name == "postgresql" and len(rows) == 1 and len(new_sets) == 1:
+        # One decision and its new set in one statement: on an autocommit connection, one commit (WAL flush).
+        [((_, digest), text)] = new_sets.items()
+        conn.execute(_pg_insert_with_set(), {**_with_digest(rows[0], digest), "set_checks": text, "set_at": utcnow()})
+        return list(sets)
     # The sets go in first: on an autocommit connection (the gate's plain answers) each statement commits on its
     # own, and no row may name a set that is not there (a set left unused by a failed COPY harms nothing).
-    _insert_check_sets(conn, {key: text for key, text in sets.items() if recorded is None or key not in recorded})
+    _insert_check_sets(conn, new_sets)
     if conn.dialect.name == "postgresql" and len(rows) >= _COPY_FROM:
         _copy_decisions(conn, rows, digests)
     else:
@@ -210,6 +217,22 @@ _SQLITE_INSERT_SETS = sa.text(
     "INSERT INTO compliance_check_sets (organization_id, digest, checks, recorded_at) "
     "VALUES (:org, :digest, :checks, :now) ON CONFLICT DO NOTHING"
 ).bindparams(sa.bindparam("org", type_=sa.Uuid()), sa.bindparam("now", type_=UTCDateTime()))
+
+
+@lru_cache(maxsize=1)
+def _pg_insert_with_set() -> sa.TextClause:
+    """INSERT of one audit row whose statement also inserts its check set (a data-modifying CTE)."""
+    columns = list(table_of(GateDecision).columns)
+    names = ", ".join(column.name for column in columns)
+    values = ", ".join(f":{column.name}" for column in columns)
+    return sa.text(
+        "WITH new_set AS (INSERT INTO compliance_check_sets (organization_id, digest, checks, recorded_at) "
+        "VALUES (:organization_id, :checks_digest, CAST(:set_checks AS jsonb), :set_at) ON CONFLICT DO NOTHING) "
+        f"INSERT INTO compliance_decisions ({names}) VALUES ({values})"
+    ).bindparams(
+        *(sa.bindparam(column.name, type_=column.type) for column in columns),
+        sa.bindparam("set_at", type_=UTCDateTime()),
+    )
 
 
 def _copy_decisions(conn: Connection, rows: Sequence[dict[str, Any]], digests: dict[int, str]) -> None:

@@ -197,3 +197,34 @@ def test_copy_records_every_column_as_an_insert_does(container: Container, org: 
     assert [row["phone"] for row in copied[:24:4]] == odd
     assert {row["at"] for row in copied[::7]} == {chicago}
 
+
+
+def test_a_single_decision_goes_in_with_its_new_check_set_in_one_statement(
+    container: Container, org: OrgFixture
+) -> None:
+    """One statement, so one commit (one WAL flush) on the gate's autocommit connection; once the set is known,
+    the next decision naming it inserts only its row."""
+    gate = install_gate(container)
+    statements: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if "compliance_decisions" in statement or "compliance_check_sets" in statement:
+            statements.append(statement)
+
+    question = CheckRequest(
+        phone="+18505550134", channel=Channel.VOICE, voice=VoiceKind.ARTIFICIAL, purpose=Purpose.MARKETING
+    )
+    sa.event.listen(container.engine, "before_cursor_execute", seen)
+    try:
+        first = gate.check(org.id, question, requester=Requester.system("test"))
+        second = gate.check(org.id, question, requester=Requester.system("test"))
+    finally:
+        sa.event.remove(container.engine, "before_cursor_execute", seen)
+    writes = [statement for statement in statements if not statement.lstrip().upper().startswith("SELECT")]
+    assert len(writes) == 2
+    assert "compliance_check_sets" in writes[0] and "compliance_check_sets" not in writes[1]
+    with tenant_session(container.sessions, org.id) as session:
+        for result in (first, second):
+            row = session.get(GateDecision, result.decision_id)
+            assert row is not None
+            assert [c["detail"] for c in checks_of(session, row)] == [c.detail for c in result.decision.checks]
