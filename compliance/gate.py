@@ -114,7 +114,7 @@ def decision_key(facts: GateFacts, phone: PhoneNumber) -> tuple[Hashable, ...]:
 def _events_key(events: tuple[ConsentEvent, ...]) -> tuple[Hashable, ...]:
     if not events:  # most numbers of a batch
         return ()
-    return tuple([((e.at, e.at.tzinfo), e.action, e.kind, e.channels, e.purposes) for e in events])
+    return tuple([(_moment(e.at), e.action, e.kind, e.channels, e.purposes) for e in events])
 
 
 def _moment(moment: datetime | None) -> tuple[datetime, object] | None:
