@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 
 from compliance.vocabulary import ConsentChannel, Purpose
@@ -68,34 +68,38 @@ class ConsentStatus(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class EffectiveConsent:
-    """The consent in force for one channel and purpose."""
+    """The consent in force for one channel and purpose, to the day (UTC).
+
+    The ledger's events are applied to the instant; what comes out is dated, because every rule compares consent
+    with dates (registrations, reassignment queries) and an audit names the day. So consents of one day are one
+    value, and the gate's decisions about them are one decision (``gate.decision_key`` reads this value)."""
 
     status: ConsentStatus
-    express_at: datetime | None = None
-    """Latest prior-express grant since the last revocation."""
-    written_at: datetime | None = None
-    """Latest prior-express-written grant since the last revocation."""
-    revoked_at: datetime | None = None
-    """Latest revocation, whether or not consent was granted again since."""
+    express_on: date | None = None
+    """Day of the latest prior-express grant since the last revocation."""
+    written_on: date | None = None
+    """Day of the latest prior-express-written grant since the last revocation."""
+    revoked_on: date | None = None
+    """Day of the latest revocation, whether or not consent was granted again since."""
 
     def satisfies(self, needed: ConsentKind) -> bool:
-        return self.granted_at(needed) is not None
+        return self.granted_on(needed) is not None
 
-    def granted_at(self, needed: ConsentKind) -> datetime | None:
-        """When the latest grant good enough for ``needed`` was made (written consent also satisfies express)."""
+    def granted_on(self, needed: ConsentKind) -> date | None:
+        """The day of the latest grant good enough for ``needed`` (written consent also satisfies express)."""
         if needed is ConsentKind.WRITTEN:
-            return self.written_at
-        grants = [t for t in (self.express_at, self.written_at) if t is not None]
+            return self.written_on
+        grants = [d for d in (self.express_on, self.written_on) if d is not None]
         return max(grants) if grants else None
 
     def describe(self) -> str:
         parts = []
-        if self.written_at is not None:
-            parts.append(f"written consent granted {self.written_at.isoformat()}")
-        if self.express_at is not None:
-            parts.append(f"express consent granted {self.express_at.isoformat()}")
-        if self.revoked_at is not None:
-            parts.append(f"last revoked {self.revoked_at.isoformat()}")
+        if self.written_on is not None:
+            parts.append(f"written consent granted {self.written_on.isoformat()}")
+        if self.express_on is not None:
+            parts.append(f"express consent granted {self.express_on.isoformat()}")
+        if self.revoked_on is not None:
+            parts.append(f"last revoked {self.revoked_on.isoformat()}")
         return "; ".join(parts) or "no consent on record"
 
 
@@ -126,4 +130,10 @@ def effective_consent(
         status = ConsentStatus.REVOKED
     else:
         status = ConsentStatus.NONE
-    return EffectiveConsent(status=status, express_at=express_at, written_at=written_at, revoked_at=revoked_at)
+    return EffectiveConsent(
+        status=status, express_on=_day(express_at), written_on=_day(written_at), revoked_on=_day(revoked_at)
+    )
+
+
+def _day(moment: datetime | None) -> date | None:
+    return moment.astimezone(UTC).date() if moment is not None else None

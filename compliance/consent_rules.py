@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import date, timedelta
 
 from compliance.consent import ConsentKind, ConsentStatus
 from compliance.context import GateContext
@@ -28,7 +28,7 @@ def check_consent(ctx: GateContext) -> Check:
     if ctx.needed_consent is None:
         meta = ctx.rulebook.meta(FederalRule.REVOCATION)
         if consent.status is ConsentStatus.REVOKED:
-            return meta.check(Verdict.BLOCK, f"consent to {what} revoked on {_date(consent.revoked_at)}")
+            return meta.check(Verdict.BLOCK, f"consent to {what} revoked on {_day(consent.revoked_on)}")
         return meta.check(Verdict.PASS, f"{what} need no prior consent; {consent.describe()}")
     rule = consent_rule(ctx)
     meta = ctx.rulebook.meta(rule)
@@ -36,20 +36,19 @@ def check_consent(ctx: GateContext) -> Check:
     if consent.satisfies(ctx.needed_consent):
         return meta.check(Verdict.PASS, f"{what}: {consent.describe()}")
     if consent.status is ConsentStatus.REVOKED:
-        return meta.check(Verdict.BLOCK, f"{what} need {needed}; revoked on {_date(consent.revoked_at)}")
+        return meta.check(Verdict.BLOCK, f"{what} need {needed}; revoked on {_day(consent.revoked_on)}")
     return meta.check(Verdict.BLOCK, f"{what} need {needed}; {consent.describe()}")
 
 
 def check_reassigned_number(ctx: GateContext) -> Check:
     """Block when the Reassigned Numbers Database reports a disconnection after the consent relied upon."""
     meta = ctx.rulebook.meta(FederalRule.REASSIGNED_NUMBERS)
-    consent_at = ctx.consent.granted_at(ctx.needed_consent or ConsentKind.EXPRESS)
-    if consent_at is None:
+    consent_day = ctx.consent.granted_on(ctx.needed_consent or ConsentKind.EXPRESS)
+    if consent_day is None:
         return ctx.fixed(FederalRule.REASSIGNED_NUMBERS, Verdict.SKIP, "no consent relied upon")
     result = ctx.facts.reassigned_number
     if result is None:
         return ctx.fixed(FederalRule.REASSIGNED_NUMBERS, Verdict.SKIP, "database not queried (no safe harbor claimed)")
-    consent_day = consent_at.astimezone(UTC).date()
     if result.queried_since > consent_day:
         return meta.check(
             Verdict.BLOCK,
@@ -67,8 +66,8 @@ def check_reassigned_number(ctx: GateContext) -> Check:
     return meta.check(Verdict.PASS, f"not disconnected since {result.queried_since}")
 
 
-def _date(moment: datetime | None) -> str:
-    return moment.astimezone(UTC).date().isoformat() if moment is not None else "an unknown date"
+def _day(day: date | None) -> str:
+    return day.isoformat() if day is not None else "an unknown date"
 
 
 def consent_rule(ctx: GateContext) -> FederalRule:

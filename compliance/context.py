@@ -158,7 +158,7 @@ def build_context(facts: GateFacts, rulebook: RuleBook) -> GateContext:
     except InvalidPhoneNumberError as exc:
         phone_error = str(exc)
     consent_channel = consent_channel_for(facts.channel, facts.voice)
-    consent = effective_consent(facts.consent_events, channel=consent_channel, purpose=facts.purpose, at=facts.at)
+    consent = consent_in_force(facts)
     needed: ConsentKind | None
     if consent_channel is ConsentChannel.LIVE_CALL:
         needed = None
@@ -179,6 +179,13 @@ def build_context(facts: GateFacts, rulebook: RuleBook) -> GateContext:
         needed_consent=needed,
         ebr=ebr_status(facts.relationship, at=facts.at, dnc_requested_at=dnc_at),
     )
+
+
+def consent_in_force(facts: GateFacts) -> EffectiveConsent:
+    """The consent the call or text has: for its channel and purpose, at its moment (all the rules read of the
+    consent ledger)."""
+    channel = consent_channel_for(facts.channel, facts.voice)
+    return effective_consent(facts.consent_events, channel=channel, purpose=facts.purpose, at=facts.at)
 
 
 def place_of(phone: PhoneNumber | None, address: Address, rulebook: RuleBook) -> Place:

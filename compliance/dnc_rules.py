@@ -9,8 +9,6 @@ Registry lists bind telephone solicitations (marketing) only. Exemptions from a 
 
 from __future__ import annotations
 
-from datetime import UTC
-
 from compliance.consent import ConsentKind
 from compliance.context import CombinedListing, GateContext
 from compliance.decision import Check, Verdict
@@ -89,8 +87,7 @@ def _registry_check(ctx: GateContext, *, meta: RuleMeta, registry: str, label: s
         return ctx.rulebook.memo.get(
             ("not_listed", meta.rule_id, label, listing.copy_as_of), _not_listed, meta, label, listing
         )
-    written_at = ctx.consent.granted_at(ConsentKind.WRITTEN)
-    written_on = written_at.astimezone(UTC).date() if written_at is not None else None
+    written_on = ctx.consent.granted_on(ConsentKind.WRITTEN)
     registered = listing.registered_on
     if written_on is not None and registered is not None and written_on > registered:
         return meta.check(
@@ -98,9 +95,9 @@ def _registry_check(ctx: GateContext, *, meta: RuleMeta, registry: str, label: s
             f"on the {label} (registered by {registered}), but written consent of {written_on} postdates it",
         )
     reasons = []
-    if written_at is not None and registered is None:
+    if written_on is not None and registered is None:
         reasons.append(f"registration date unknown, so written consent of {written_on} cannot be shown to postdate it")
-    elif written_at is not None:
+    elif written_on is not None:
         reasons.append(f"written consent of {written_on} does not postdate registration on {registered}")
     if ctx.ebr.active:
         reasons.append("an established business relationship exempts live calls only")

@@ -10,12 +10,13 @@ import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 
 from sqlalchemy.engine import Connection
 
-from compliance.consent import ConsentKind, effective_consent
+from compliance.consent import ConsentKind
+from compliance.context import consent_in_force
 from compliance.ebr import BusinessRelationship
 from compliance.errors import InvalidPhoneNumberError
 from compliance.fact_query import FactQuery, Found, LeadFacts
@@ -25,7 +26,7 @@ from compliance.internal_dnc import NOT_LISTED
 from compliance.phones import parse_phone, to_e164
 from compliance.reassigned import ReassignedNumbers
 from compliance.rulebook import RuleBook
-from compliance.vocabulary import Channel, Purpose, VoiceKind, consent_channel_for
+from compliance.vocabulary import Channel, Purpose, VoiceKind
 
 # The longest frequency-cap period of any rule; attempts older than this never count.
 ATTEMPT_LOOKBACK = timedelta(hours=24)
@@ -182,12 +183,10 @@ class FactGatherer:
             facts = item.facts
             if facts is None:
                 continue
-            channel = consent_channel_for(facts.channel, facts.voice)
-            consent = effective_consent(facts.consent_events, channel=channel, purpose=facts.purpose, at=facts.at)
+            consent = consent_in_force(facts)
             needed = ConsentKind.WRITTEN if facts.purpose is Purpose.MARKETING else ConsentKind.EXPRESS
-            granted = consent.granted_at(needed) or consent.granted_at(ConsentKind.EXPRESS)
-            if granted is not None:
-                day = granted.astimezone(UTC).date()
+            day = consent.granted_on(needed) or consent.granted_on(ConsentKind.EXPRESS)
+            if day is not None:
                 queries[item.phone] = min(day, queries.get(item.phone, day))
         answers = self._reassigned.lookup(queries) if queries else {}
         return [

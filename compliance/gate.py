@@ -17,8 +17,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from compliance import consent_rules, dnc_rules, number_rules, timing_rules
-from compliance.consent import ConsentEvent, ConsentKind
-from compliance.context import GateContext, applicable_states, build_context
+from compliance.consent import ConsentKind
+from compliance.context import GateContext, applicable_states, build_context, consent_in_force
 from compliance.decision import Check, Decision, Verdict
 from compliance.errors import InvalidPhoneNumberError, MissingFactError
 from compliance.facts import NATIONAL_REGISTRY, Address, GateFacts, state_registry
@@ -85,8 +85,8 @@ def _valid_phone(raw: str) -> PhoneNumber | None:
 def decision_key(facts: GateFacts, phone: PhoneNumber) -> tuple[Hashable, ...]:
     """Everything a decision about a valid number (and no opt-out confirmation) reads, so that equal facts about
     different numbers share one ``Decision``: of the number, what ``place_of`` and the phone and jurisdiction
-    checks read; every other field of ``facts``, each moment with its time zone (details render dates in it) and
-    consent events without their ids (which only order simultaneous events, and the order changes nothing).
+    checks read; of the consent ledger, the consent in force (dated to the day, as the rules read it); every other
+    field of ``facts``, each moment with its time zone (details render dates in it).
     """
     relationship = facts.relationship
     dnc = facts.internal_dnc
@@ -100,7 +100,7 @@ def decision_key(facts: GateFacts, phone: PhoneNumber) -> tuple[Hashable, ...]:
         facts.purpose,
         _moment(facts.at),
         facts.address,
-        _events_key(facts.consent_events),
+        consent_in_force(facts),
         _moment(dnc.listed_at) if dnc is not None else None,
         facts.registry_listings,
         tuple(_moment(t) for t in facts.recent_attempts),
@@ -109,12 +109,6 @@ def decision_key(facts: GateFacts, phone: PhoneNumber) -> tuple[Hashable, ...]:
         _moment(relationship.last_dnc_request_at),
         facts.reassigned_number,
     )
-
-
-def _events_key(events: tuple[ConsentEvent, ...]) -> tuple[Hashable, ...]:
-    if not events:  # most numbers of a batch
-        return ()
-    return tuple([(_moment(e.at), e.action, e.kind, e.channels, e.purposes) for e in events])
 
 
 def _moment(moment: datetime | None) -> tuple[datetime, object] | None:

@@ -30,7 +30,7 @@ def test_no_events_no_consent() -> None:
 def test_written_consent_satisfies_express() -> None:
     consent = consent_for(grant(T0))
     assert consent.satisfies(ConsentKind.WRITTEN) and consent.satisfies(ConsentKind.EXPRESS)
-    assert consent.granted_at(ConsentKind.EXPRESS) == T0
+    assert consent.granted_on(ConsentKind.EXPRESS) == T0.date()
 
 
 def test_express_consent_does_not_satisfy_written() -> None:
@@ -40,8 +40,8 @@ def test_express_consent_does_not_satisfy_written() -> None:
 
 def test_a_later_express_grant_keeps_the_written_one() -> None:
     consent = consent_for(grant(T0), grant(T0 + timedelta(days=1), kind=ConsentKind.EXPRESS))
-    assert consent.written_at == T0
-    assert consent.granted_at(ConsentKind.EXPRESS) == T0 + timedelta(days=1)
+    assert consent.written_on == T0.date()
+    assert consent.granted_on(ConsentKind.EXPRESS) == (T0 + timedelta(days=1)).date()
 
 
 def test_revocation_clears_every_kind() -> None:
@@ -73,7 +73,7 @@ def test_events_after_the_moment_are_ignored() -> None:
 def test_regrant_after_revocation() -> None:
     consent = consent_for(grant(T0), revoke(T0 + timedelta(days=1)), grant(T0 + timedelta(days=2)))
     assert consent.satisfies(ConsentKind.WRITTEN)
-    assert consent.revoked_at == T0 + timedelta(days=1)
+    assert consent.revoked_on == (T0 + timedelta(days=1)).date()
 
 
 def test_simultaneous_grant_and_revocation_revoke_in_any_order() -> None:
@@ -86,12 +86,24 @@ def test_order_of_events_given_does_not_matter() -> None:
     assert consent_for(*events) == consent_for(*reversed(events))
 
 
+def test_consent_is_dated_to_the_utc_day_after_the_events_are_applied_to_the_instant() -> None:
+    """A revocation and a regrant on one day: the order of the instants decides, and the answer names the days."""
+    morning, evening = T0 + timedelta(hours=8), T0 + timedelta(hours=20)
+    regranted = consent_for(revoke(morning), grant(evening))
+    assert regranted.satisfies(ConsentKind.WRITTEN)
+    assert (regranted.written_on, regranted.revoked_on) == (T0.date(), T0.date())
+    assert regranted.describe() == f"written consent granted {T0.date()}; last revoked {T0.date()}"
+    assert consent_for(grant(morning), revoke(evening)).status is ConsentStatus.REVOKED
+    assert consent_for(grant(morning)) == consent_for(grant(evening))  # one day, one value
+
+
 def test_events_in_other_time_zones_compare_by_instant() -> None:
     from zoneinfo import ZoneInfo
 
     local = datetime(2025, 1, 1, 20, tzinfo=ZoneInfo("America/Los_Angeles"))  # 04:00 UTC on Jan 2
     consent = consent_for(revoke(datetime(2025, 1, 2, 3, tzinfo=UTC)), grant(local))
     assert consent.satisfies(ConsentKind.WRITTEN)
+    assert consent.written_on == datetime(2025, 1, 2, tzinfo=UTC).date()  # the UTC day, not the local one
 
 
 @pytest.mark.parametrize(

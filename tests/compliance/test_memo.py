@@ -166,10 +166,10 @@ _VARIANTS: dict[str, list[Any]] = {
     "address": [Address(state="NJ", postal_code="10001"), Address(state="NY", postal_code="10002")],
     "consent_events": [
         (), (dataclasses.replace(_BASE.consent_events[0], kind=ConsentKind.EXPRESS),),
-        (dataclasses.replace(_BASE.consent_events[0], at=_BASE.consent_events[0].at.astimezone(_EAST)),),
+        (dataclasses.replace(_BASE.consent_events[0], at=_BASE.consent_events[0].at - timedelta(days=1)),),
         (dataclasses.replace(_BASE.consent_events[0], channels=frozenset({ConsentChannel.SMS})),),
-        (dataclasses.replace(_BASE.consent_events[0], purposes=frozenset({Purpose.MARKETING})),),
         (dataclasses.replace(_BASE.consent_events[0], action=ConsentAction.REVOKE),),
+        (*_BASE.consent_events, ConsentEvent(at=_AT - timedelta(days=1), action=ConsentAction.REVOKE)),
     ],
     "internal_dnc": [None, InternalDncEntry(_AT - timedelta(days=3)),
                      InternalDncEntry((_AT - timedelta(days=2)).astimezone(_EAST))],
@@ -182,10 +182,20 @@ _VARIANTS: dict[str, list[Any]] = {
 }  # fmt: skip
 
 
-def test_decision_keys_tell_apart_every_field_but_the_phone_and_consent_ids() -> None:
+# Consent events that leave the consent in force as it is for _BASE's call: the rules read it to the UTC day.
+_SAME_CONSENT: list[tuple[ConsentEvent, ...]] = [
+    (dataclasses.replace(_BASE.consent_events[0], event_id="b"),),
+    (dataclasses.replace(_BASE.consent_events[0], at=_BASE.consent_events[0].at.astimezone(_EAST)),),
+    (dataclasses.replace(_BASE.consent_events[0], at=_BASE.consent_events[0].at + timedelta(hours=3)),),
+    (dataclasses.replace(_BASE.consent_events[0], purposes=frozenset({Purpose.MARKETING})),),
+    (*_BASE.consent_events, ConsentEvent(at=_AT + timedelta(hours=1), action=ConsentAction.REVOKE)),  # after the call
+]
+
+
+def test_decision_keys_tell_apart_every_field_but_the_phone_and_what_the_rules_do_not_read_of_consent() -> None:
     """A whole decision is shared by facts with equal keys: the key must read every field of the facts (a field
-    added to GateFacts fails here until the key reads it), each moment's zone, and every part of a consent event
-    but its id. Decisions under equal keys are equal."""
+    added to GateFacts fails here until the key reads it), each moment's zone, and the consent in force for the
+    call, to the day. Decisions under equal keys are equal, and equal to ones computed without the memo."""
     fields = {f.name for f in dataclasses.fields(GateFacts)} - {"phone", "opt_out_confirmation"}
     assert set(_VARIANTS) == fields  # opt-out confirmations are decided afresh, never from the memo
     base = decision_key(_BASE, parse_phone(_BASE.phone))
@@ -193,9 +203,11 @@ def test_decision_keys_tell_apart_every_field_but_the_phone_and_consent_ids() ->
         for variant in variants:
             facts = dataclasses.replace(_BASE, **{name: variant})
             assert decision_key(facts, parse_phone(facts.phone)) != base, (name, variant)
-    renamed = dataclasses.replace(_BASE, consent_events=(dataclasses.replace(_BASE.consent_events[0], event_id="b"),))
-    assert decision_key(renamed, parse_phone(renamed.phone)) == base
-    assert _decide(renamed, WARM) == _decide(renamed, COLD)
+    _decide(_BASE, WARM)
+    for events in _SAME_CONSENT:
+        same = dataclasses.replace(_BASE, consent_events=events)
+        assert decision_key(same, parse_phone(same.phone)) == base, events
+        assert _decide(same, WARM) == _decide(same, COLD), events
 
 
 def test_numbers_share_a_decision_only_within_their_place() -> None:
