@@ -43,6 +43,9 @@ class Place:
     zones_error: str | None
     key: tuple[Hashable, ...]
     """The memo key this place was computed for: answers that depend on nothing else are memoised under it."""
+    content: tuple[Hashable, ...]
+    """What the rules read of the place (its states, and its zones with their sources or why they are unknown):
+    places of different area codes or addresses with equal content lead to equal decisions."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,11 +206,18 @@ def _place(phone: PhoneNumber | None, address: Address, geography: Geography, ke
     address_states = states_of_address(address, geography)
     states = applicable_states(phone, address, geography)
     if phone is None:
-        return Place(states=states, zones=None, zones_error="no valid phone number", key=key)
+        return _placed(states, None, "no valid phone number", key)
     try:
         zones = candidate_zones(
             phone, address_states=address_states, postal_code=address.postal_code, geography=geography
         )
     except KeyError as exc:
-        return Place(states=states, zones=None, zones_error=f"unknown address state {exc.args[0]!r}", key=key)
-    return Place(states=states, zones=zones, zones_error=None, key=key)
+        return _placed(states, None, f"unknown address state {exc.args[0]!r}", key)
+    return _placed(states, zones, None, key)
+
+
+def _placed(
+    states: tuple[str, ...], zones: CandidateZones | None, error: str | None, key: tuple[Hashable, ...]
+) -> Place:
+    sources = tuple((s.zone, s.source) for s in zones.sources) if zones is not None else None
+    return Place(states=states, zones=zones, zones_error=error, key=key, content=(states, sources, error))

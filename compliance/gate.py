@@ -18,7 +18,7 @@ from typing import Any
 
 from compliance import consent_rules, dnc_rules, number_rules, timing_rules
 from compliance.consent import ConsentKind
-from compliance.context import GateContext, applicable_states, build_context, consent_in_force
+from compliance.context import GateContext, applicable_states, build_context, consent_in_force, place_of
 from compliance.decision import Check, Decision, Verdict
 from compliance.errors import InvalidPhoneNumberError, MissingFactError
 from compliance.facts import NATIONAL_REGISTRY, Address, GateFacts, state_registry
@@ -36,7 +36,6 @@ from compliance.rules import (
 from compliance.timing_rules import TimedCheck
 from compliance.vocabulary import Channel, Purpose, VoiceKind
 from compliance.windows import TimeConstraint, earliest_allowed
-from compliance.zones import number_zones
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +71,7 @@ def _evaluate(facts: GateFacts, rulebook: RuleBook) -> Decision:
     phone = _valid_phone(facts.phone)
     if phone is None or facts.opt_out_confirmation is not None:
         return _decide(facts, rulebook)
-    return rulebook.decisions.get(decision_key(facts, phone), _decide, facts, rulebook)
+    return rulebook.decisions.get(decision_key(facts, phone, rulebook), _decide, facts, rulebook)
 
 
 def _valid_phone(raw: str) -> PhoneNumber | None:
@@ -82,24 +81,23 @@ def _valid_phone(raw: str) -> PhoneNumber | None:
         return None
 
 
-def decision_key(facts: GateFacts, phone: PhoneNumber) -> tuple[Hashable, ...]:
+def decision_key(facts: GateFacts, phone: PhoneNumber, rulebook: RuleBook) -> tuple[Hashable, ...]:
     """Everything a decision about a valid number (and no opt-out confirmation) reads, so that equal facts about
-    different numbers share one ``Decision``: of the number, what ``place_of`` and the phone and jurisdiction
-    checks read; of the consent ledger, the consent in force (dated to the day, as the rules read it); every other
-    field of ``facts``, each moment with its time zone (details render dates in it).
+    different numbers share one ``Decision``: of the number, what the phone and jurisdiction checks read; of the
+    number and the address, the content of their place (``Place.content``); of the consent ledger, the consent in
+    force (dated to the day, as the rules read it); every other field of ``facts``, each moment with its time zone
+    (details render dates in it).
     """
     relationship = facts.relationship
     dnc = facts.internal_dnc
     return (
         phone.region,
         phone.geographic,
-        phone.area_code,
-        number_zones(phone.e164) if phone.geographic else None,
+        place_of(phone, facts.address, rulebook).content,
         facts.channel,
         facts.voice,
         facts.purpose,
         _moment(facts.at),
-        facts.address,
         consent_in_force(facts),
         _moment(dnc.listed_at) if dnc is not None else None,
         facts.registry_listings,

@@ -163,7 +163,7 @@ _VARIANTS: dict[str, list[Any]] = {
     "purpose": [Purpose.INFORMATIONAL],
     "at": [_AT + timedelta(minutes=1), _AT.astimezone(_EAST)],
     "voice": [VoiceKind.LIVE],
-    "address": [Address(state="NJ", postal_code="10001"), Address(state="NY", postal_code="10002")],
+    "address": [Address(state="NJ", postal_code="10001"), Address(state="NY", postal_code="60601")],
     "consent_events": [
         (), (dataclasses.replace(_BASE.consent_events[0], kind=ConsentKind.EXPRESS),),
         (dataclasses.replace(_BASE.consent_events[0], at=_BASE.consent_events[0].at - timedelta(days=1)),),
@@ -182,43 +182,50 @@ _VARIANTS: dict[str, list[Any]] = {
 }  # fmt: skip
 
 
-# Consent events that leave the consent in force as it is for _BASE's call: the rules read it to the UTC day.
-_SAME_CONSENT: list[tuple[ConsentEvent, ...]] = [
-    (dataclasses.replace(_BASE.consent_events[0], event_id="b"),),
-    (dataclasses.replace(_BASE.consent_events[0], at=_BASE.consent_events[0].at.astimezone(_EAST)),),
-    (dataclasses.replace(_BASE.consent_events[0], at=_BASE.consent_events[0].at + timedelta(hours=3)),),
-    (dataclasses.replace(_BASE.consent_events[0], purposes=frozenset({Purpose.MARKETING})),),
-    (*_BASE.consent_events, ConsentEvent(at=_AT + timedelta(hours=1), action=ConsentAction.REVOKE)),  # after the call
-]
+# Variants that leave what the rules read as it is for _BASE's call: the place (states, zones and their sources)
+# and the consent in force, to the UTC day.
+_SAME: dict[str, list[Any]] = {
+    "address": [Address(state="NY", postal_code="10002"), Address(state="ny", postal_code="10001")],
+    "consent_events": [
+        (dataclasses.replace(_BASE.consent_events[0], event_id="b"),),
+        (dataclasses.replace(_BASE.consent_events[0], at=_BASE.consent_events[0].at.astimezone(_EAST)),),
+        (dataclasses.replace(_BASE.consent_events[0], at=_BASE.consent_events[0].at + timedelta(hours=3)),),
+        (dataclasses.replace(_BASE.consent_events[0], purposes=frozenset({Purpose.MARKETING})),),
+        (*_BASE.consent_events, ConsentEvent(at=_AT + timedelta(hours=1), action=ConsentAction.REVOKE)),  # later
+    ],
+}
 
 
 def test_decision_keys_tell_apart_every_field_but_the_phone_and_what_the_rules_do_not_read_of_consent() -> None:
     """A whole decision is shared by facts with equal keys: the key must read every field of the facts (a field
-    added to GateFacts fails here until the key reads it), each moment's zone, and the consent in force for the
-    call, to the day. Decisions under equal keys are equal, and equal to ones computed without the memo."""
+    added to GateFacts fails here until the key reads it), each moment's zone, the content of the place and the
+    consent in force for the call, to the day. Decisions under equal keys are equal, and equal to ones computed
+    without the memo."""
     fields = {f.name for f in dataclasses.fields(GateFacts)} - {"phone", "opt_out_confirmation"}
     assert set(_VARIANTS) == fields  # opt-out confirmations are decided afresh, never from the memo
-    base = decision_key(_BASE, parse_phone(_BASE.phone))
+    base = decision_key(_BASE, parse_phone(_BASE.phone), WARM)
     for name, variants in _VARIANTS.items():
         for variant in variants:
             facts = dataclasses.replace(_BASE, **{name: variant})
-            assert decision_key(facts, parse_phone(facts.phone)) != base, (name, variant)
+            assert decision_key(facts, parse_phone(facts.phone), WARM) != base, (name, variant)
     _decide(_BASE, WARM)
-    for events in _SAME_CONSENT:
-        same = dataclasses.replace(_BASE, consent_events=events)
-        assert decision_key(same, parse_phone(same.phone)) == base, events
-        assert _decide(same, WARM) == _decide(same, COLD), events
+    for name, variants in _SAME.items():
+        for variant in variants:
+            same = dataclasses.replace(_BASE, **{name: variant})
+            assert decision_key(same, parse_phone(same.phone), WARM) == base, (name, variant)
+            assert _decide(same, WARM) == _decide(same, COLD), (name, variant)
 
 
 def test_numbers_share_a_decision_only_within_their_place() -> None:
-    """Numbers of one exchange share a key and a decision; another area code, another zone prefix or a
-    non-geographic number does not; a decision read from the memo equals one computed afresh."""
-    same = ["+12125550134", "+12125559876", "+12125550000"]
-    keys = {decision_key(dataclasses.replace(_BASE, phone=p), parse_phone(p)) for p in same}
+    """Numbers whose places read alike share a key and a decision (one exchange, or area codes of one state and
+    zone); another state, another zone prefix or a non-geographic number does not; a decision read from the memo
+    equals one computed afresh."""
+    same = ["+12125550134", "+12125559876", "+12125550000", "+17185550134", "+16465550134"]
+    keys = {decision_key(dataclasses.replace(_BASE, phone=p), parse_phone(p), WARM) for p in same}
     assert len(keys) == 1
-    others = ["+17185550134", "+18505550134", "+18125550134", "+18005550134", "+16465550134"]
+    others = ["+12015550134", "+18505550134", "+18125550134", "+18005550134"]
     for phone in others:
-        assert decision_key(dataclasses.replace(_BASE, phone=phone), parse_phone(phone)) not in keys, phone
+        assert decision_key(dataclasses.replace(_BASE, phone=phone), parse_phone(phone), WARM) not in keys, phone
     for phone in [*same, *others]:
         facts = dataclasses.replace(_BASE, phone=phone)
         assert _decide(facts, WARM) == _decide(facts, COLD), phone
