@@ -7,7 +7,8 @@ Runs against the PostgreSQL server of ``DATABASE_URL`` in a scratch database it 
    directory, in chunks, so generating it costs little memory;
 2. imports it (``RegistryImporter``: COPY into a staging table, set-based merge) and reports numbers/s and the
    process's peak resident memory;
-3. records consent for some numbers, then times single decisions (``ComplianceGate.check``: facts, rules, audit
+3. records written consent for half the numbers, granted over ``--consent-days`` (consents of one day are one
+   decision to the gate, so a bench whose consents share a moment flatters it), then times single decisions (``ComplianceGate.check``: facts, rules, audit
    row, commit) and a batch (``ComplianceGate.check_many``).
 """
 
@@ -154,13 +155,13 @@ def _percentile(values: list[float], fraction: float) -> float:
 @click.option("--checks", default=100_000, show_default=True, help="decisions in the batch")
 @click.option("--single", default=2000, show_default=True, help="single decisions timed one by one")
 @click.option(
-    "--consent-spread",
-    default=0.0,
+    "--consent-days",
+    default=365.0,
     show_default=True,
-    help="seconds between the consents' grant times (0: one timestamp for all, so consented numbers share decisions)",
+    help="days the consents' grant times are spread evenly over, as a year of a brokerage's leads (0: one moment)",
 )
 @click.option("--keep-database", is_flag=True, help="keep the scratch database (its name is printed)")
-def command(numbers: int, checks: int, single: int, consent_spread: float, keep_database: bool) -> None:
+def command(numbers: int, checks: int, single: int, consent_days: float, keep_database: bool) -> None:
     """Import a synthetic registry file, then time single decisions and a batch (targets: >= 200,000 numbers/s,
     p99 <= 5 ms, >= 20,000 decisions/s)."""
     scratch = _scratch_database(load_settings())
@@ -168,7 +169,7 @@ def command(numbers: int, checks: int, single: int, consent_spread: float, keep_
     click.echo(f"scratch database: {scratch.name}; load average {load} on {os.cpu_count()} CPU(s)")
     container = build_container(scratch.settings)
     try:
-        _run(container, numbers=numbers, checks=checks, single=single, spread=timedelta(seconds=consent_spread))
+        _run(container, numbers=numbers, checks=checks, single=single, consent_days=consent_days)
     finally:
         container.close()
         if keep_database:
@@ -177,7 +178,7 @@ def command(numbers: int, checks: int, single: int, consent_spread: float, keep_
             _drop(scratch)
 
 
-def _run(container: Container, *, numbers: int, checks: int, single: int, spread: timedelta) -> None:
+def _run(container: Container, *, numbers: int, checks: int, single: int, consent_days: float) -> None:
     organization_id = _organization(container)
     today = utcnow().date()
     at = datetime.combine(today, datetime.min.time(), tzinfo=UTC) + timedelta(hours=16)  # noon in New York
@@ -205,7 +206,9 @@ def _run(container: Container, *, numbers: int, checks: int, single: int, spread
         f"+1{rng.choice(AREA_CODES)}{rng.choice(_EXCHANGES)}{rng.randrange(10_000):04d}"
         for _ in range(max(checks, single))
     ]
-    _consents(container, organization_id, phones[::2], at - timedelta(days=30), spread=spread)
+    consented = phones[::2]
+    spread = timedelta(days=consent_days) / len(consented)
+    _consents(container, organization_id, consented, at - timedelta(days=30), spread=spread)
     requester = Requester.system("bench")
 
     def request(phone: str) -> CheckRequest:
