@@ -199,6 +199,30 @@ def test_copy_records_every_column_as_an_insert_does(container: Container, org: 
 
 
 
+def test_a_batch_stores_check_sets_whose_details_hold_quotes_backslashes_and_unicode(
+    container: Container, org: OrgFixture
+) -> None:
+    """A batch's new check sets go in as a binary array of JSON texts: details with quotes, backslashes, braces,
+    commas and non-ASCII text come back as given, and each stored set still matches its digest."""
+    gate = install_gate(container)
+    states = ['Q"', "Z\\", "{,}", "Ü\"\\", "'\t'", "NY"]  # unknown states are named in the time-zone check
+    requests = [
+        CheckRequest(phone=f"+1212555{i:04d}", channel=Channel.VOICE, voice=VoiceKind.ARTIFICIAL,
+                     purpose=Purpose.MARKETING, state=states[i % len(states)])
+        for i in range(30)  # above the size from which the audit rows go in by COPY
+    ]  # fmt: skip
+    results = gate.check_many(org.id, requests, requester=Requester.system("test"))
+    details = {c.detail for result in results for c in result.decision.checks}
+    assert any('Q"' in d for d in details) and any("Ü" in d for d in details)
+    with tenant_session(container.sessions, org.id) as session:
+        for result in results:
+            row = session.get(GateDecision, result.decision_id)
+            assert row is not None
+            stored = checks_of(session, row)
+            assert [c["detail"] for c in stored] == [c.detail for c in result.decision.checks]
+            assert check_set_digest(stored) == row.checks_digest
+
+
 def test_a_single_decision_goes_in_with_its_new_check_set_in_one_statement(
     container: Container, org: OrgFixture
 ) -> None:
