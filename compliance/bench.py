@@ -8,8 +8,8 @@ Runs against the PostgreSQL server of ``DATABASE_URL`` in a scratch database it 
 2. imports it (``RegistryImporter``: COPY into a staging table, set-based merge) and reports numbers/s and the
    process's peak resident memory;
 3. records written consent for half the numbers, granted over ``--consent-days`` (consents of one day are one
-   decision to the gate, so a bench whose consents share a moment flatters it), then times single decisions (``ComplianceGate.check``: facts, rules, audit
-   row, commit) and a batch (``ComplianceGate.check_many``).
+   decision to the gate, so a bench whose consents share a moment flatters it), then times single decisions
+   (``ComplianceGate.check``: facts, rules, audit row, commit) and a batch (``ComplianceGate.check_many``).
 """
 
 from __future__ import annotations

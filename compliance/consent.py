@@ -112,7 +112,9 @@ def effective_consent(
     """The consent in force for ``channel`` and ``purpose`` at ``at``; events after ``at`` are ignored."""
     if not events:
         return NO_CONSENT
-    relevant = sorted((e for e in events if e.at <= at and e.covers(channel, purpose)), key=ConsentEvent.order_key)
+    relevant = [e for e in events if e.at <= at and e.covers(channel, purpose)]
+    if len(relevant) > 1:  # most leads have one grant: nothing to order
+        relevant.sort(key=ConsentEvent.order_key)
     express_at: datetime | None = None
     written_at: datetime | None = None
     revoked_at: datetime | None = None

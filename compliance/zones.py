@@ -84,8 +84,10 @@ def number_zones(e164: str) -> tuple[tuple[str, ...], bool]:
         return _known(phonenumbers_timezone.time_zones_for_geographical_number(parsed)), False
     digits = e164.lstrip("+")
     if len(digits) == 11 and digits.startswith("1") and digits.isdigit():
-        # No key of a NANP number is longer than _nanp_key_length(): the answer is memoised per that prefix.
-        return _nanp_prefix_zones(digits[: _nanp_key_length()])
+        # The answer reads no more digits than the longest key starting with the number's "1" + area code: it is
+        # memoised per that prefix (most area codes have only their own key, so four digits).
+        area = digits[:_AREA_CODE_KEY_LENGTH]
+        return _nanp_prefix_zones(digits[: _nanp_key_lengths().get(area, _AREA_CODE_KEY_LENGTH)])
     return _table_zones(table, digits)
 
 
@@ -96,10 +98,15 @@ def _nanp_prefix_zones(digits: str) -> tuple[tuple[str, ...], bool]:
 
 
 @lru_cache(maxsize=1)
-def _nanp_key_length() -> int:
-    """The longest key of the prefix table for a NANP number ("1" + area code + ...)."""
-    table = _prefix_table() or {}
-    return max((len(key) for key in table if key.startswith("1")), default=1)
+def _nanp_key_lengths() -> dict[str, int]:
+    """For each "1" + area code among the prefix table's keys, the length of the longest key starting with it.
+    Every shorter key that can match a NANP number is a prefix of its "1" + area code."""
+    lengths: dict[str, int] = {}
+    for key in _prefix_table() or {}:
+        if key.startswith("1") and len(key) >= _AREA_CODE_KEY_LENGTH:
+            area = key[:_AREA_CODE_KEY_LENGTH]
+            lengths[area] = max(lengths.get(area, _AREA_CODE_KEY_LENGTH), len(key))
+    return lengths
 
 
 def _table_zones(table: Mapping[str, tuple[str, ...]], digits: str) -> tuple[tuple[str, ...], bool]:

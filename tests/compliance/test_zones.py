@@ -103,4 +103,11 @@ def test_memoised_number_zones_equal_the_table_lookup() -> None:
     for _ in range(3000):
         e164 = f"+1{rng.randrange(200, 1000)}{rng.randrange(1000):03d}{rng.randrange(10_000):04d}"
         assert number_zones(e164) == _table_zones(table, e164[1:]), e164
+    # Every longer NANP key, with digits after it and a neighbour that differs in the key's last digit: the memo
+    # per area code's longest key must answer as the table does.
+    for key in [k for k in table if k.startswith("1") and 4 < len(k) <= 11]:
+        tail = f"{rng.randrange(10**10):010d}"
+        for digits in (key + tail, key[:-1] + str((int(key[-1]) + 1) % 10) + tail):
+            e164 = "+" + digits[:11]
+            assert number_zones(e164) == _table_zones(table, e164[1:]), e164
     assert number_zones("+442079460958") == _table_zones(table, "442079460958")
