@@ -6,7 +6,8 @@ a rule all become blocking checks. When nothing but time blocks (calling windows
 names the earliest moment at which every rule allows the call.
 
 Being pure, a decision is memoised in the rule book (``RuleBook.decisions``) under ``decision_key``: a batch's
-numbers without history, in one place and at one moment, share one ``Decision``.
+numbers whose places read alike, at one moment, without history or with consent given on the same day, share one
+``Decision``.
 """
 
 from __future__ import annotations

@@ -46,7 +46,8 @@ class RuleBook:
     memo: Memo = field(default_factory=Memo, compare=False, repr=False)
     """Answers ``evaluate`` derives from these tables and reuses across decisions (see ``compliance.memo``)."""
     decisions: Memo = field(default_factory=lambda: Memo(DECISIONS_MEMO_SIZE), compare=False, repr=False)
-    """Whole decisions by ``gate.decision_key``: numbers with equal facts (no history, one situation) share one."""
+    """Whole decisions by ``gate.decision_key``: numbers whose facts read alike (one situation, the same consent
+    day or none) share one."""
 
     @classmethod
     def load(cls) -> RuleBook:
