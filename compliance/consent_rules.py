@@ -28,7 +28,7 @@ def check_consent(ctx: GateContext) -> Check:
     if ctx.needed_consent is None:
         meta = ctx.rulebook.meta(FederalRule.REVOCATION)
         if consent.status is ConsentStatus.REVOKED:
-            return meta.check(Verdict.BLOCK, f"consent to {what} revoked on {_day(consent.revoked_on)}")
+            return meta.check(Verdict.BLOCK, f"consent to {what} revoked on {_day_text(consent.revoked_on)}")
         return meta.check(Verdict.PASS, f"{what} need no prior consent; {consent.describe()}")
     rule = consent_rule(ctx)
     meta = ctx.rulebook.meta(rule)
@@ -36,7 +36,7 @@ def check_consent(ctx: GateContext) -> Check:
     if consent.satisfies(ctx.needed_consent):
         return meta.check(Verdict.PASS, f"{what}: {consent.describe()}")
     if consent.status is ConsentStatus.REVOKED:
-        return meta.check(Verdict.BLOCK, f"{what} need {needed}; revoked on {_day(consent.revoked_on)}")
+        return meta.check(Verdict.BLOCK, f"{what} need {needed}; revoked on {_day_text(consent.revoked_on)}")
     return meta.check(Verdict.BLOCK, f"{what} need {needed}; {consent.describe()}")
 
 
@@ -66,7 +66,7 @@ def check_reassigned_number(ctx: GateContext) -> Check:
     return meta.check(Verdict.PASS, f"not disconnected since {result.queried_since}")
 
 
-def _day(day: date | None) -> str:
+def _day_text(day: date | None) -> str:
     return day.isoformat() if day is not None else "an unknown date"
 
 
