@@ -1,11 +1,20 @@
-"""Base of every API schema: camelCase on the wire, snake_case in Python."""
+"""Base of every API schema: camelCase on the wire, snake_case in Python; and the field types every input shares.
+
+Every text field of a request body is bounded (``MAX_TEXT_LENGTH`` unless the field says otherwise), and so is
+every free-form JSON object (``JsonObject``): what a tenant stores is read back on its every request and call.
+"""
 
 from __future__ import annotations
 
-from typing import Generic, TypeVar
+import json
+from datetime import UTC, datetime
+from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
+
+MAX_TEXT_LENGTH = 10_000
+MAX_JSON_OBJECT_BYTES = 32 * 1024
 
 
 class CamelModel(BaseModel):
@@ -13,11 +22,38 @@ class CamelModel(BaseModel):
 
 
 class InputModel(CamelModel):
-    """Request bodies: unknown fields are an error, not silently dropped."""
+    """Request bodies: unknown fields are an error, not silently dropped; text is bounded."""
 
     model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="forbid", str_strip_whitespace=True
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        str_strip_whitespace=True,
+        str_max_length=MAX_TEXT_LENGTH,
+        allow_inf_nan=False,
     )
+
+
+def _in_utc(value: datetime) -> datetime:
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as exc:  # year 1 east of UTC, or year 9999 west of it
+        raise ValueError("out of range once converted to UTC") from exc
+
+
+UtcDateTime = Annotated[AwareDatetime, AfterValidator(_in_utc)]
+"""A moment with its UTC offset, answered in UTC; one that has no UTC equivalent is a validation error."""
+
+
+def _bounded(value: dict[str, Any]) -> dict[str, Any]:
+    size = len(json.dumps(value, ensure_ascii=False).encode())
+    if size > MAX_JSON_OBJECT_BYTES:
+        raise ValueError(f"at most {MAX_JSON_OBJECT_BYTES} bytes of JSON (got {size})")
+    return value
+
+
+JsonObject = Annotated[dict[str, Any], AfterValidator(_bounded)]
+"""A free-form JSON object (settings, qualification answers) of bounded size."""
 
 
 ItemT = TypeVar("ItemT")

@@ -77,7 +77,7 @@ def settings(pg_url: str, redis_client: Redis) -> Settings:
     return make_settings(database_url=pg_url, redis_url=REDIS_URL, embedded_jobs=False)
 
 
-def _truncate(container: Container) -> None:
+def truncate_all(container: Container) -> None:
     tables = ", ".join(f'"{table.name}"' for table in all_metadata().sorted_tables)
     with container.engine.begin() as connection:
         connection.execute(sa.text(f"TRUNCATE {tables} CASCADE"))
@@ -89,7 +89,7 @@ def container(settings: Settings) -> Iterator[Container]:
     try:
         yield container
     finally:
-        _truncate(container)
+        truncate_all(container)
         container.close()
 
 
