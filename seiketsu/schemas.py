@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, ValidationInfo, field_validator
 from pydantic.alias_generators import to_camel
 
 MAX_TEXT_LENGTH = 10_000
@@ -32,6 +32,19 @@ class InputModel(CamelModel):
         str_max_length=MAX_TEXT_LENGTH,
         allow_inf_nan=False,
     )
+
+
+class PartialUpdate(InputModel):
+    """A PUT or PATCH body: a field left out keeps its value; null clears only the fields named in ``clearable``."""
+
+    clearable: ClassVar[frozenset[str]] = frozenset()
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None and info.field_name not in cls.clearable:
+            raise ValueError("must not be null: leave the field out to keep its value")
+        return value
 
 
 def _in_utc(value: datetime) -> datetime:

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import EmailStr, Field, field_validator
 
 from seiketsu.auth.passwords import MIN_PASSWORD_LENGTH
-from seiketsu.schemas import CamelModel, InputModel, JsonObject
+from seiketsu.schemas import CamelModel, InputModel, JsonObject, PartialUpdate
 from seiketsu.tenancy.models import NumberPurpose, Role
 
 SLUG_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"
@@ -31,7 +31,7 @@ class OrganizationIn(InputModel):
     _tz = field_validator("timezone")(_check_timezone)
 
 
-class OrganizationUpdate(InputModel):
+class OrganizationUpdate(PartialUpdate):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     timezone: str | None = None
     settings: JsonObject | None = None
@@ -60,7 +60,7 @@ class UserIn(InputModel):
     role: Role = Role.AGENT
 
 
-class UserUpdate(InputModel):
+class UserUpdate(PartialUpdate):
     full_name: str | None = Field(default=None, max_length=200)
     role: Role | None = None
     is_active: bool | None = None

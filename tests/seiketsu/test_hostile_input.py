@@ -116,3 +116,16 @@ def test_an_unpaired_surrogate_is_refused(client: TestClient, container: Contain
     assert _fields(client.post("/api/v1/api-keys", content=body, headers=headers)) == ["body.name"]
     paired = b'{"name": "key \\ud83d\\ude00", "role": "agent"}'
     assert client.post("/api/v1/api-keys", content=paired, headers=headers).status_code == 201
+
+
+def test_null_for_a_field_that_cannot_be_empty_is_refused(client: TestClient, container: Container) -> None:
+    org = make_org(container, "acme")
+    headers = login(client, org)
+    for field in ("name", "timezone", "settings"):
+        response = client.put(f"/api/v1/organizations/{org.id}", json={field: None}, headers=headers)
+        assert _fields(response) == [f"body.{field}"]
+    me = client.get("/api/v1/auth/me", headers=headers).json()
+    for field in ("fullName", "role", "isActive", "password"):
+        response = client.put(f"/api/v1/organizations/{org.id}/users/{me['id']}", json={field: None}, headers=headers)
+        assert _fields(response) == [f"body.{field}"]
+    assert client.get(f"/api/v1/organizations/{org.id}", headers=headers).json()["name"] == "Acme"
