@@ -71,7 +71,7 @@ def test_org_create_then_login_and_a_thousand_leads(env: dict[str, str], monkeyp
         assert len(seen) == 250 == len(set(seen))
         assert seen == sorted(seen)
         assert client.get("/api/v1/leads", headers={"X-API-Key": api_key.group(1)}).status_code == 200
-        numbers = client.get("/api/v1/phone-numbers", headers=headers).json()
+        numbers = client.get("/api/v1/phone-numbers", headers=headers).json()["items"]
         assert [n["e164"] for n in numbers] == ["+15125550100"]
 
 

@@ -81,7 +81,7 @@ def test_a_signed_form_makes_a_lead_with_its_consent_and_a_replay_does_nothing(
     source = create_source(client, login(client, org), provider="generic", name="Contact form")
     secret = source["secret"]
     assert secret.startswith("whsec_")
-    assert "secret" not in client.get("/api/v1/webhook-sources", headers=login(client, org)).json()[0]
+    assert "secret" not in client.get("/api/v1/webhook-sources", headers=login(client, org)).json()["items"][0]
     body = to_bytes(FORM)
     headers = standard_headers(secret, body)
     first = _post(client, path_of(source), body, headers)
