@@ -35,6 +35,8 @@ _CRM_OF = {
     Provider.PIPEDRIVE: "pipedrive",
     Provider.ZOHO: "zoho",
 }
+_THIN_EVENTS = frozenset({Provider.HUBSPOT, Provider.FOLLOWUPBOSS, Provider.ZOHO})
+"""Providers whose webhooks carry only record ids: the lead is completed through a CRM integration."""
 _SECRET_KEY = {
     Provider.HUBSPOT: "client_secret",
     Provider.FOLLOWUPBOSS: "system_key",
@@ -80,6 +82,9 @@ def create_source(
     session: Session = Depends(scoped_session),
     container: Container = Depends(get_container),
 ) -> SourceWithSecret:
+    if body.integration_id is None and body.provider in _THIN_EVENTS:
+        reason = f"required for {body.provider.value}: its events name a record to fetch through that integration"
+        raise ValidationFailed([FieldError("body.integrationId", reason)])
     if body.integration_id is not None:
         integration = session.get(Integration, body.integration_id)
         if integration is None:
