@@ -4,7 +4,7 @@ order of ledger events must not matter."""
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import phonenumbers
@@ -69,7 +69,6 @@ def gate_facts(draw: st.DrawFn) -> GateFacts:
             registry=registry,
             listed=draw(st.booleans()),
             copy_as_of=at.date() - timedelta(days=draw(st.integers(0, 60))),
-            registered_on=draw(st.none() | st.dates(date(2003, 6, 1), date(2027, 1, 1))),
         )
         for registry in registries
         if draw(st.integers(0, 9)) > 0
