@@ -155,6 +155,46 @@ def test_no_allowed_decision_violates_a_mandatory_rule(facts: GateFacts) -> None
         assert decision.next_allowed_at is None
 
 
+@st.composite
+def marketing_to_a_listed_number(draw: st.DrawFn) -> GateFacts:
+    """An artificial-voice call or a text for marketing (no relationship exempts either) to a number the national
+    registry lists, with written consent given up to three years before the copy or after it, maybe revoked since,
+    among other ledger events."""
+    facts = draw(gate_facts())
+    channel = draw(st.sampled_from(Channel))
+    copy_as_of = facts.at.date() - timedelta(days=draw(st.integers(0, 25)))
+    granted = facts.at - timedelta(days=draw(st.integers(-5, 3 * 365)), minutes=draw(st.integers(0, 1440)))
+    events = [ConsentEvent(at=granted, action=ConsentAction.GRANT, kind=ConsentKind.WRITTEN)]
+    if draw(st.booleans()):
+        events.append(ConsentEvent(at=granted + timedelta(days=draw(st.integers(0, 400))), action=ConsentAction.REVOKE))
+    others = [r for r in facts.registry_listings if r.registry != NATIONAL_REGISTRY]
+    return dataclasses.replace(
+        facts,
+        channel=channel,
+        voice=VoiceKind.ARTIFICIAL if channel is Channel.VOICE else None,
+        purpose=Purpose.MARKETING,
+        consent_events=(*events, *facts.consent_events),
+        registry_listings=(RegistryListing(NATIONAL_REGISTRY, True, copy_as_of), *others),
+        opt_out_confirmation=None,
+    )
+
+
+@SETTINGS
+@given(marketing_to_a_listed_number())
+def test_a_listing_yields_exactly_to_written_consent_in_force(facts: GateFacts) -> None:
+    """The national and state list checks of a listed number pass exactly when written consent covering the call is
+    in force: whenever it was given, before or after the copies' dates, until revoked."""
+    checks = {c.rule: c for c in evaluate(facts, RULEBOOK).checks}
+    expected = Verdict.PASS if written_consent_in_force(facts) else Verdict.BLOCK
+    listed = [r.registry for r in facts.registry_listings if r.listed]
+    for registry in listed:
+        rule_id = "federal.national_dnc" if registry == NATIONAL_REGISTRY else f"{registry[6:]}.dnc_list"
+        check = checks.get(rule_id)
+        if check is not None:  # a state's check only where the state's rules apply
+            assert check.result is expected, (registry, check, facts.consent_events)
+    assert checks["federal.national_dnc"].result is expected
+
+
 @SETTINGS
 @given(gate_facts(), st.randoms(use_true_random=False))
 def test_decision_does_not_depend_on_ledger_order(facts: GateFacts, random: object) -> None:
