@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from seiketsu.auth.api import router as auth_router
@@ -30,6 +31,8 @@ from seiketsu.tenancy.api import router as tenancy_router
 from seiketsu.wiring import package_routers, start_packages, stop_packages, wire_packages
 
 logger = logging.getLogger(__name__)
+
+DOCS_ASSETS_PATH = "/docs/assets"
 
 
 def create_app(settings: Settings | None = None, *, container: Container | None = None) -> FastAPI:
@@ -61,7 +64,9 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
                 worker.stop()
             container.close()
 
-    app = FastAPI(
+    # The API docs' scripts and styles are served from an installed package, so /docs and /redoc work offline.
+    app = FastAPIOffline(
+        static_url=DOCS_ASSETS_PATH,
         title="Seiketsu",
         version="0.1.0",
         description="Telephony voice agent for real-estate brokerages.",

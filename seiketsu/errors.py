@@ -7,7 +7,8 @@ AppError
  ├── NotFound              404  (also for another organization's rows: their existence is never revealed)
  ├── Conflict              409
  ├── ValidationFailed      422  (names the path of each invalid field)
- └── RateLimited           429  (carries Retry-After)
+ ├── RateLimited           429  (carries Retry-After)
+ └── ServiceUnavailable    503  (carries Retry-After: a dependency is missing or down)
 """
 
 from __future__ import annotations
@@ -95,6 +96,18 @@ class RateLimited(AppError):
 
     def __init__(self, retry_after: float, detail: str | None = None) -> None:
         super().__init__(detail or "rate limit exceeded")
+        self.retry_after = retry_after
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(max(1, math.ceil(self.retry_after)))}
+
+
+class ServiceUnavailable(AppError):
+    status = 503
+    title = "Service Unavailable"
+
+    def __init__(self, detail: str | None = None, *, retry_after: float = 30.0) -> None:
+        super().__init__(detail)
         self.retry_after = retry_after
 
     def headers(self) -> dict[str, str]:

@@ -1,20 +1,51 @@
 """Base of every API schema: camelCase on the wire, snake_case in Python; and the field types every input shares.
 
 Every text field of a request body is bounded (``MAX_TEXT_LENGTH`` unless the field says otherwise), and so is
-every free-form JSON object (``JsonObject``): what a tenant stores is read back on its every request and call.
+every free-form JSON object (``JsonObject``, ``BoundedWireKeyed``): what a tenant stores is read back on its every
+request and call.
 """
 
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    PlainSerializer,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic.alias_generators import to_camel
 
 MAX_TEXT_LENGTH = 10_000
 MAX_JSON_OBJECT_BYTES = 32 * 1024
+
+_SNAKE_JOINT = re.compile(r"_([a-z0-9])")
+_CAMEL_HUMP = re.compile(r"(?<=[a-z0-9])([A-Z])")
+
+
+def camel_keys(value: Mapping[str, Any]) -> dict[str, Any]:
+    """``{"budget_max": 1}`` -> ``{"budgetMax": 1}``; keys already in camelCase stay as they are."""
+    return {_SNAKE_JOINT.sub(lambda m: m.group(1).upper(), key): item for key, item in value.items()}
+
+
+def snake_keys(value: Any) -> Any:
+    """``{"budgetMax": 1}`` -> ``{"budget_max": 1}``, so stored keys are one spelling whatever the client sent."""
+    if not isinstance(value, Mapping):
+        return value
+    return {_CAMEL_HUMP.sub(lambda m: "_" + m.group(1).lower(), key): item for key, item in value.items()}
+
+
+WireKeyed = Annotated[dict[str, Any], BeforeValidator(snake_keys), PlainSerializer(camel_keys, when_used="json")]
+"""A free-form object (qualification, latencies) stored with snake_case keys and shown in camelCase."""
 
 
 class CamelModel(BaseModel):
@@ -66,7 +97,10 @@ def _bounded(value: dict[str, Any]) -> dict[str, Any]:
 
 
 JsonObject = Annotated[dict[str, Any], AfterValidator(_bounded)]
-"""A free-form JSON object (settings, qualification answers) of bounded size."""
+"""A free-form JSON object (settings) of bounded size."""
+
+BoundedWireKeyed = Annotated[WireKeyed, AfterValidator(_bounded)]
+"""A :data:`WireKeyed` object sent by a client (qualification answers), of bounded size."""
 
 
 ItemT = TypeVar("ItemT")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query
@@ -16,7 +15,7 @@ from seiketsu.auth.rbac import Permission
 from seiketsu.errors import NotFound
 from seiketsu.leads.api import get_lead
 from seiketsu.pagination import DEFAULT_LIMIT, MAX_LIMIT, datetime_field, paginate, parse_sort
-from seiketsu.schemas import CamelModel, Page, UtcDateTime
+from seiketsu.schemas import CamelModel, Page, UtcDateTime, WireKeyed
 from telephony.models import Call, CallDirection, CallOutcome, CallStatus, TranscriptLine
 
 router = APIRouter(prefix="/api/v1", tags=["voice"])
@@ -44,7 +43,7 @@ class CallOut(CamelModel):
     purpose: str | None
     answered_by: str | None
     gate_decision_id: str | None
-    qualification: dict[str, Any]
+    qualification: WireKeyed
     duration_seconds: int | None
     started_at: datetime | None
     answered_at: datetime | None
@@ -53,7 +52,7 @@ class CallOut(CamelModel):
 
 
 class CallDetailOut(CallOut):
-    latencies: list[dict[str, Any]]
+    latencies: list[WireKeyed]
     provider_failures: list[str]
     transcript: list[TranscriptLineOut]
 

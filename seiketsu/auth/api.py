@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -17,6 +17,8 @@ from seiketsu.auth.schemas import ApiKeyCreatedOut, ApiKeyIn, ApiKeyOut, LoginIn
 from seiketsu.container import Container
 from seiketsu.db import utcnow
 from seiketsu.errors import Conflict, FieldError, Forbidden, NotFound, RateLimited, ValidationFailed
+from seiketsu.pagination import DEFAULT_LIMIT, MAX_LIMIT, datetime_field, page_by
+from seiketsu.schemas import Page
 from seiketsu.tenancy.models import User
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
@@ -116,11 +118,15 @@ def update_profile(
     return _me(principal, user)
 
 
-@router.get("/api-keys", response_model=list[ApiKeyOut])
+@router.get("/api-keys", response_model=Page[ApiKeyOut])
 def list_api_keys(
-    _: Principal = Depends(require(Permission.ORGANIZATION_UPDATE)), session: Session = Depends(scoped_session)
-) -> list[ApiKey]:
-    return list(session.scalars(sa.select(ApiKey).order_by(col(ApiKey.created_at))))
+    limit: int = Query(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
+    cursor: str | None = Query(default=None, max_length=1000),
+    _: Principal = Depends(require(Permission.ORGANIZATION_UPDATE)),
+    session: Session = Depends(scoped_session),
+) -> Page[ApiKey]:
+    created_at = datetime_field("createdAt", ApiKey.created_at)
+    return page_by(session, sa.select(ApiKey), created_at, ApiKey.id, limit, cursor)
 
 
 @router.post("/api-keys", response_model=ApiKeyCreatedOut, status_code=201)

@@ -8,7 +8,7 @@ from pydantic import EmailStr, Field, field_validator
 
 from seiketsu.leads.models import LeadStatus
 from seiketsu.phones import InvalidPhoneNumber, normalize_phone
-from seiketsu.schemas import CamelModel, InputModel, JsonObject, UtcDateTime
+from seiketsu.schemas import BoundedWireKeyed, CamelModel, InputModel, UtcDateTime, WireKeyed
 
 US_STATE_PATTERN = r"^[A-Z]{2}$"
 POSTAL_CODE_PATTERN = r"^\d{5}(-\d{4})?$"
@@ -29,7 +29,7 @@ class LeadFields(InputModel):
     email: EmailStr | None = None
     source: str | None = Field(default=None, min_length=1, max_length=50)
     status: LeadStatus | None = None
-    qualification: JsonObject | None = None
+    qualification: BoundedWireKeyed | None = None
     street: str | None = Field(default=None, max_length=200)
     city: str | None = Field(default=None, max_length=100)
     state: str | None = Field(default=None, pattern=US_STATE_PATTERN)
@@ -63,7 +63,7 @@ class LeadOut(CamelModel):
     phone: str
     source: str
     status: LeadStatus
-    qualification: dict[str, Any]
+    qualification: WireKeyed
     street: str | None
     city: str | None
     state: str | None

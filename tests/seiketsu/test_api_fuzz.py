@@ -25,7 +25,7 @@ from seiketsu.auth import service
 from seiketsu.container import build_container
 from seiketsu.tenancy.scoping import system_session
 from seiketsu.tenancy.service import set_plan_limits
-from tests.conftest import REDIS_URL, fast_passwords, make_settings, truncate_all
+from tests.conftest import REDIS_URL, fast_passwords, make_settings, truncate
 from tests.factories import PASSWORD, make_org
 
 EXAMPLES_PER_OPERATION = int(os.environ.get("FUZZ_EXAMPLES", "8"))
@@ -56,7 +56,7 @@ def target(pg_url: str) -> Iterator[Target]:
         yield Target(app, {"Authorization": f"Bearer {pair.access_token}"}, str(org.id))
     finally:
         shutdown_lifespans()  # the app's lifespan, which its first call started
-        truncate_all(container)
+        truncate(container)
         container.close()
         redis.flushdb()
         redis.close()

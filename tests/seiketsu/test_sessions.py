@@ -24,7 +24,7 @@ def _refresh(client: TestClient, pair: dict[str, str]) -> int:
 
 
 def _user_id(client: TestClient, org: OrgFixture, email: str, headers: dict[str, str]) -> str:
-    users = client.get(f"/api/v1/organizations/{org.id}/users", headers=headers).json()
+    users = client.get(f"/api/v1/organizations/{org.id}/users", headers=headers).json()["items"]
     return str(next(u["id"] for u in users if u["email"] == email))
 
 
