@@ -11,7 +11,7 @@ import json
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Annotated, Any, ClassVar, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -20,7 +20,6 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     PlainSerializer,
-    ValidationInfo,
     field_validator,
 )
 from pydantic.alias_generators import to_camel
@@ -66,14 +65,12 @@ class InputModel(CamelModel):
 
 
 class PartialUpdate(InputModel):
-    """A PUT or PATCH body: a field left out keeps its value; null clears only the fields named in ``clearable``."""
-
-    clearable: ClassVar[frozenset[str]] = frozenset()
+    """A PUT or PATCH body of fields that cannot be empty: one left out keeps its value, null is refused."""
 
     @field_validator("*", mode="before")
     @classmethod
-    def _not_null(cls, value: Any, info: ValidationInfo) -> Any:
-        if value is None and info.field_name not in cls.clearable:
+    def _not_null(cls, value: Any) -> Any:
+        if value is None:
             raise ValueError("must not be null: leave the field out to keep its value")
         return value
 
