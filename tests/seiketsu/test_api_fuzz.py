@@ -4,6 +4,7 @@ Schemathesis derives each operation's cases from the app's own schema: its examp
 out-of-schema values of every parameter (coverage phase), then generated ones, valid and invalid. The real app
 runs on the test PostgreSQL and Redis, called as an organization's admin (the widest tenant role), one app for
 the whole module so that the run fits the normal suite. Examples are derandomized: every run sends the same cases.
+``FUZZ_EXAMPLES=60`` (8 by default) searches harder, for a run by hand.
 """
 
 from __future__ import annotations
