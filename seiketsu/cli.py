@@ -47,7 +47,7 @@ def serve(host: str, port: int, workers: int) -> None:
         host=host,
         port=port,
         workers=workers,
-        proxy_headers=True,
+        proxy_headers=False,  # the app believes X-Forwarded-For from TRUSTED_PROXIES only
         log_config=None,
         ws_max_size=1 << 20,
     )
@@ -156,6 +156,36 @@ def org_list() -> None:
     for organization in organizations:
         state = "active" if organization.is_active else "inactive"
         click.echo(f"{organization.slug}\t{organization.name}\t{organization.timezone}\t{state}\t{organization.id}")
+
+
+@org.command("limits")
+@click.argument("slug")
+@click.option("--max-concurrent-calls", type=click.IntRange(1, 10_000), default=None, help="calls at once")
+@click.option("--api-requests-per-minute", type=click.IntRange(1, 1_000_000), default=None, help="API rate limit")
+def org_limits(slug: str, max_concurrent_calls: int | None, api_requests_per_minute: int | None) -> None:
+    """Show an organization's plan limits, or set them (the API lets no tenant change its own)."""
+    from seiketsu.container import build_container
+    from seiketsu.errors import AppError
+    from seiketsu.tenancy.scoping import system_session
+    from seiketsu.tenancy.service import set_plan_limits
+
+    container = build_container(_settings())
+    try:
+        with system_session(container.sessions) as session:
+            org = set_plan_limits(
+                session,
+                slug=slug,
+                max_concurrent_calls=max_concurrent_calls,
+                api_requests_per_minute=api_requests_per_minute,
+            )
+            session.commit()
+            click.echo(f"organization: {org.slug}")
+            click.echo(f"max concurrent calls: {org.max_concurrent_calls}")
+            click.echo(f"API requests per minute: {org.api_requests_per_minute}")
+    except AppError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        container.close()
 
 
 def _validation_message(exc: ValidationError) -> str:

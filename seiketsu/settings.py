@@ -7,6 +7,7 @@ its owner, so restarts keep sessions and encrypted secrets valid.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 import stat
@@ -56,6 +57,9 @@ class Settings:
     """At most this many blocking calls (database sessions) run at once in the web app, each on a worker thread."""
     malloc_trim_interval_seconds: float = 10.0
     """How often the web app and workers hand freed heap memory back to the OS (``malloc_trim``); 0 turns it off."""
+    trusted_proxies: tuple[str, ...] = ()
+    """Addresses and networks of the proxies in front of the app (``TRUSTED_PROXIES``, comma-separated): only a
+    request from one of them has its ``X-Forwarded-For`` believed. None by default."""
     previous_secret_keys: tuple[str, ...] = field(default=(), repr=False)
     """Keys ``SECRET_KEY`` replaced (``SECRET_KEY_PREVIOUS``, comma-separated): still accepted for decryption."""
 
@@ -137,6 +141,18 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+def _networks(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    found: list[str] = []
+    for raw in (_optional(env, name) or "").split(","):
+        if not raw.strip():
+            continue
+        try:
+            found.append(str(ipaddress.ip_network(raw.strip(), strict=False)))
+        except ValueError as exc:
+            raise ConfigError(name, f"expected IP addresses or networks, got {raw.strip()!r}") from exc
+    return tuple(found)
+
+
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raw = _optional(env, name)
     if raw is None:
@@ -188,6 +204,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, workdir: Path | None 
         freeze_gc_after_start=_bool(env, "FREEZE_GC_AFTER_START", True),
         blocking_threads=_int(env, "BLOCKING_THREADS", 2),
         malloc_trim_interval_seconds=_float(env, "MALLOC_TRIM_INTERVAL_SECONDS", 10.0),
+        trusted_proxies=_networks(env, "TRUSTED_PROXIES"),
         previous_secret_keys=tuple(
             k.strip() for k in (_optional(env, "SECRET_KEY_PREVIOUS") or "").split(",") if k.strip()
         ),

@@ -7,7 +7,6 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query
-from pydantic import AwareDatetime
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -16,7 +15,7 @@ from seiketsu.auth.rbac import Permission
 from seiketsu.errors import NotFound
 from seiketsu.leads.api import get_lead
 from seiketsu.pagination import DEFAULT_LIMIT, MAX_LIMIT, datetime_field, paginate, parse_sort
-from seiketsu.schemas import CamelModel, Page, WireKeyed
+from seiketsu.schemas import CamelModel, Page, UtcDateTime, WireKeyed
 from telephony.models import Call, CallDirection, CallOutcome, CallStatus, TranscriptLine
 
 router = APIRouter(prefix="/api/v1", tags=["voice"])
@@ -90,8 +89,8 @@ def list_calls(
     lead_id: uuid.UUID | None = Query(default=None, alias="leadId"),
     direction: CallDirection | None = Query(default=None),
     outcome: list[CallOutcome] | None = Query(default=None),
-    created_from: AwareDatetime | None = Query(default=None, alias="createdFrom"),
-    created_to: AwareDatetime | None = Query(default=None, alias="createdTo"),
+    created_from: UtcDateTime | None = Query(default=None, alias="createdFrom"),
+    created_to: UtcDateTime | None = Query(default=None, alias="createdTo"),
     limit: int = Query(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
     cursor: str | None = Query(default=None, max_length=1000),
     _: Principal = Depends(require(Permission.VOICE_READ)),

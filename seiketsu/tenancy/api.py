@@ -12,6 +12,7 @@ from sqlmodel import col
 
 from seiketsu.auth.deps import Principal, get_container, require, scoped_session
 from seiketsu.auth.rbac import Permission, can_assign
+from seiketsu.auth.service import end_sessions
 from seiketsu.container import Container
 from seiketsu.db import utcnow
 from seiketsu.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
@@ -194,6 +195,8 @@ def update_user(
         setattr(user, field, value)
     if password is not None:
         user.password_hash = container.passwords.hash(password)
+    if password is not None or changes.get("is_active") is False:
+        end_sessions(session, user)
     user.updated_at = utcnow()
     session.commit()
     return user
@@ -212,6 +215,7 @@ def deactivate_user(
     if not can_assign(principal.role, user.role):
         raise Forbidden("cannot deactivate a user with a higher role")
     user.is_active = False
+    end_sessions(session, user)
     user.updated_at = utcnow()
     session.commit()
     return Response(status_code=204)

@@ -47,6 +47,7 @@ def test_missing_invalid_and_expired_tokens_are_401(client: TestClient, containe
         user_id=org.id,
         organization_id=org.id,
         role=Role.ORG_ADMIN,
+        generation=0,
         now=utcnow() - timedelta(hours=1),
         ttl=timedelta(minutes=15),
     )
@@ -58,6 +59,7 @@ def test_missing_invalid_and_expired_tokens_are_401(client: TestClient, containe
         user_id=org.id,
         organization_id=org.id,
         role=Role.SUPER_ADMIN,
+        generation=0,
         now=utcnow(),
         ttl=timedelta(minutes=15),
     )

@@ -39,8 +39,13 @@ def test_org_admin_manages_own_org_and_users(client: TestClient, container: Cont
     org = make_org(container, "acme")
     headers = login(client, org)
     assert [o["slug"] for o in client.get("/api/v1/organizations", headers=headers).json()["items"]] == ["acme"]
-    updated = client.put(f"/api/v1/organizations/{org.id}", json={"maxConcurrentCalls": 25}, headers=headers)
-    assert updated.status_code == 200 and updated.json()["maxConcurrentCalls"] == 25
+    updated = client.put(f"/api/v1/organizations/{org.id}", json={"name": "Acme Homes"}, headers=headers)
+    assert updated.status_code == 200 and updated.json()["name"] == "Acme Homes"
+    # Plan limits are the operator's (``seiketsu org limits``): a tenant cannot raise its own.
+    for limit in ("maxConcurrentCalls", "apiRequestsPerMinute"):
+        raised = client.put(f"/api/v1/organizations/{org.id}", json={limit: 1_000_000}, headers=headers)
+        assert raised.status_code == 422 and raised.json()["errors"][0]["field"] == f"body.{limit}"
+    assert client.get(f"/api/v1/organizations/{org.id}", headers=headers).json()["apiRequestsPerMinute"] == 600
     assert client.put(f"/api/v1/organizations/{org.id}", json={"isActive": False}, headers=headers).status_code == 403
 
     new_user = {"email": "Agent@Acme.example.com", "password": "long enough password", "role": "agent"}
