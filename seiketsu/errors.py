@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -134,6 +134,24 @@ def _field_path(location: Sequence[int | str]) -> str:
     return ".".join(str(part) for part in location)
 
 
+_PYDANTIC_PREFIXES = ("Value error, ", "Assertion failed, ")
+
+
+def _field_error(error: Mapping[str, Any]) -> dict[str, str]:
+    """One of pydantic's errors as the API shows it: the field's path and a message meant for a person."""
+    location = tuple(error.get("loc", ()))
+    message = str(error.get("msg", "invalid"))
+    if error.get("type") == "json_invalid":
+        # pydantic puts the character offset where the field would be: ("body", 13)
+        offset = location[1] if len(location) > 1 else None
+        reason = (error.get("ctx") or {}).get("error", "not valid JSON")
+        where = f" at character {offset}" if isinstance(offset, int) else ""
+        return {"field": "body", "message": f"the body is not valid JSON: {reason}{where}"}
+    for prefix in _PYDANTIC_PREFIXES:
+        message = message.removeprefix(prefix)
+    return {"field": _field_path(location), "message": message}
+
+
 def install_error_handlers(app: FastAPI) -> None:
     async def app_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, AppError)
@@ -148,10 +166,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def validation_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
-        errors = [
-            {"field": _field_path(err.get("loc", ())), "message": str(err.get("msg", "invalid"))}
-            for err in exc.errors()
-        ]
+        errors = [_field_error(err) for err in exc.errors()]
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
         return problem_response(
             status=422,

@@ -128,3 +128,21 @@ def test_null_for_a_field_that_cannot_be_empty_is_refused(client: TestClient, co
         response = client.put(f"/api/v1/organizations/{org.id}/users/{me['id']}", json={field: None}, headers=headers)
         assert _fields(response) == [f"body.{field}"]
     assert client.get(f"/api/v1/organizations/{org.id}", headers=headers).json()["name"] == "Acme"
+
+
+def test_invalid_json_names_the_body_and_where_it_breaks(client: TestClient, container: Container) -> None:
+    headers = {**login(client, make_org(container, "acme")), "content-type": "application/json"}
+    response = client.post("/api/v1/leads", content=b'{"phone": "+15125550142",, }', headers=headers)
+    assert response.status_code == 422
+    [error] = response.json()["errors"]
+    assert error["field"] == "body"
+    assert error["message"].startswith("the body is not valid JSON: ") and "at character 25" in error["message"]
+
+
+def test_messages_do_not_carry_pydantics_prefixes(client: TestClient, container: Container) -> None:
+    headers = login(client, make_org(container, "acme"))
+    org_id = client.get("/api/v1/auth/me", headers=headers).json()["organizationId"]
+    response = client.put(f"/api/v1/organizations/{org_id}", json={"timezone": "Mars/Base"}, headers=headers)
+    assert response.status_code == 422
+    assert response.json()["errors"] == [{"field": "body.timezone", "message": "not an IANA time zone"}]
+    assert response.json()["detail"] == "body.timezone: not an IANA time zone"
