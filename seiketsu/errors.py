@@ -4,6 +4,7 @@ AppError
  ├── BadRequest            400
  ├── Unauthorized          401
  ├── Forbidden             403
+ │    └── PasswordChangeRequired  (its own problem type: set your own password first)
  ├── NotFound              404  (also for another organization's rows: their existence is never revealed)
  ├── Conflict              409
  ├── ValidationFailed      422  (names the path of each invalid field)
@@ -66,6 +67,18 @@ class Unauthorized(AppError):
 class Forbidden(AppError):
     status = 403
     title = "Forbidden"
+
+
+class PasswordChangeRequired(Forbidden):
+    """A user signed in with a password someone else chose (a one-time or admin-set one)."""
+
+    TYPE = "urn:seiketsu:problem:password-change-required"
+
+    def __init__(self) -> None:
+        super().__init__("set your own password first: PUT /api/v1/auth/profile with currentPassword and newPassword")
+
+    def extra(self) -> dict[str, Any]:
+        return {"type": self.TYPE}
 
 
 class NotFound(AppError):

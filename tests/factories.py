@@ -33,7 +33,8 @@ def make_org(container: Container, slug: str, *, numbers: tuple[str, ...] = ()) 
             admin_email=f"admin@{slug}.test",
             numbers=numbers,
         )
-        created.admin.password_hash = container.passwords.hash(PASSWORD)
+        created.admin.password_hash = container.passwords.hash(PASSWORD)  # as if the admin had set their own
+        created.admin.password_change_required = False
         session.commit()
         return OrgFixture(id=created.organization.id, slug=slug, admin_email=created.admin.email)
 

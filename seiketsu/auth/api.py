@@ -31,7 +31,12 @@ LOGIN_ATTEMPTS_PER_ADDRESS = 30
 
 
 def _token_out(pair: service.TokenPair) -> TokenOut:
-    return TokenOut(access_token=pair.access_token, refresh_token=pair.refresh_token, expires_in=pair.expires_in)
+    return TokenOut(
+        access_token=pair.access_token,
+        refresh_token=pair.refresh_token,
+        expires_in=pair.expires_in,
+        password_change_required=pair.password_change_required,
+    )
 
 
 @router.post("/auth/login", response_model=TokenOut)
@@ -112,6 +117,7 @@ def update_profile(
         user.full_name = body.full_name
     if body.new_password is not None:
         user.password_hash = container.passwords.hash(body.new_password)
+        user.password_change_required = False
         service.end_sessions(session, user)
     user.updated_at = utcnow()
     session.commit()

@@ -18,7 +18,7 @@ from seiketsu.auth.rbac import Permission, permissions_for
 from seiketsu.auth.tokens import InvalidToken, api_key_matches, read_access_token, split_api_key
 from seiketsu.container import Container
 from seiketsu.db import utcnow
-from seiketsu.errors import Forbidden, RateLimited, Unauthorized
+from seiketsu.errors import Forbidden, PasswordChangeRequired, RateLimited, Unauthorized
 from seiketsu.tenancy.models import Organization, Role, User
 from seiketsu.tenancy.scoping import system_session, tenant_session
 
@@ -45,7 +45,13 @@ def get_container(request: Request) -> Container:
     return container
 
 
-def _from_bearer(container: Container, token: str) -> tuple[Principal, Organization]:
+PASSWORD_CHANGE_ROUTES = frozenset(
+    {("GET", "/api/v1/auth/me"), ("PUT", "/api/v1/auth/profile"), ("POST", "/api/v1/auth/logout")}
+)
+"""What a user whose password someone else chose may do before setting their own."""
+
+
+def _from_bearer(container: Container, token: str) -> tuple[Principal, Organization, bool]:
     try:
         claims = read_access_token(token, secret=container.settings.secret_key)
     except InvalidToken as exc:
@@ -64,7 +70,7 @@ def _from_bearer(container: Container, token: str) -> tuple[Principal, Organizat
     principal = Principal(
         organization_id=org.id, role=user.role, permissions=permissions_for(user.role), user_id=user.id
     )
-    return principal, org
+    return principal, org, user.password_change_required
 
 
 def _from_api_key(container: Container, key: str) -> tuple[Principal, Organization]:
@@ -112,7 +118,9 @@ def authenticate(request: Request, container: Container = Depends(get_container)
     authorization = request.headers.get("authorization", "")
     api_key = request.headers.get("x-api-key")
     if authorization.lower().startswith("bearer "):
-        principal, org = _from_bearer(container, authorization[7:].strip())
+        principal, org, change_password = _from_bearer(container, authorization[7:].strip())
+        if change_password and (request.method, request.url.path) not in PASSWORD_CHANGE_ROUTES:
+            raise PasswordChangeRequired()
     elif api_key:
         principal, org = _from_api_key(container, api_key.strip())
     else:

@@ -25,6 +25,8 @@ class TokenOut(CamelModel):
     refresh_token: str
     token_type: str = "Bearer"
     expires_in: int
+    password_change_required: bool = False
+    """Set your own password (``PUT /auth/profile``) before anything else: until then other routes answer 403."""
 
 
 class MeOut(CamelModel):

@@ -24,6 +24,7 @@ class TokenPair:
     access_token: str
     refresh_token: str
     expires_in: int
+    password_change_required: bool = False
 
 
 def _issue_pair(
@@ -50,7 +51,12 @@ def _issue_pair(
         now=now,
         ttl=timedelta(seconds=settings.access_token_ttl_seconds),
     )
-    return TokenPair(access_token=access, refresh_token=refresh, expires_in=settings.access_token_ttl_seconds)
+    return TokenPair(
+        access_token=access,
+        refresh_token=refresh,
+        expires_in=settings.access_token_ttl_seconds,
+        password_change_required=user.password_change_required,
+    )
 
 
 def login(container: Container, *, organization_slug: str, email: str, password: str) -> TokenPair:

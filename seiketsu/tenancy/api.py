@@ -154,6 +154,7 @@ def create_user(
         email=email,
         full_name=body.full_name,
         password_hash=container.passwords.hash(body.password),
+        password_change_required=True,
         role=body.role,
     )
     session.add(user)
@@ -195,6 +196,7 @@ def update_user(
         setattr(user, field, value)
     if password is not None:
         user.password_hash = container.passwords.hash(password)
+        user.password_change_required = True
     if password is not None or changes.get("is_active") is False:
         end_sessions(session, user)
     user.updated_at = utcnow()

@@ -54,6 +54,9 @@ class User(TenantModel, table=True):
     is_active: bool = Field(default=True)
     session_generation: int = Field(default=0)
     """Raised when the password changes or the user is deactivated: tokens of an older generation stop working."""
+    password_change_required: bool = Field(default=False)
+    """The password was chosen by someone else (a one-time or admin-set password): until the user sets their own,
+    their tokens reach only their own profile."""
     last_login_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

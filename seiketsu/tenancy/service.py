@@ -44,6 +44,7 @@ def create_organization(
         organization_id=org.id,
         email=admin_email.lower(),
         password_hash=passwords.hash(password),
+        password_change_required=True,
         role=Role.ORG_ADMIN,
         full_name="",
     )

@@ -44,15 +44,14 @@ def test_org_create_then_login_and_a_thousand_leads(env: dict[str, str], monkeyp
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     with TestClient(create_app(load_settings())) as client:
-        login = client.post(
-            "/api/v1/auth/login",
-            json={
-                "email": "owner@lonestar.example",
-                "password": password.group(1),
-                "organizationSlug": "lone-star-realty",
-            },
-        )
-        assert login.status_code == 200, login.text
+        account = {"email": "owner@lonestar.example", "organizationSlug": "lone-star-realty"}
+        login = client.post("/api/v1/auth/login", json={**account, "password": password.group(1)})
+        assert login.status_code == 200 and login.json()["passwordChangeRequired"] is True, login.text
+        first = {"Authorization": f"Bearer {login.json()['accessToken']}"}
+        change = {"currentPassword": password.group(1), "newPassword": "a passphrase of my own"}
+        assert client.put("/api/v1/auth/profile", json=change, headers=first).status_code == 200
+        login = client.post("/api/v1/auth/login", json={**account, "password": "a passphrase of my own"})
+        assert login.status_code == 200 and login.json()["passwordChangeRequired"] is False
         headers = {"Authorization": f"Bearer {login.json()['accessToken']}"}
         me = client.get("/api/v1/auth/me", headers=headers).json()
         organization = client.get(f"/api/v1/organizations/{me['organizationId']}", headers=headers).json()
