@@ -20,7 +20,6 @@ from tests.conftest import TEST_SECRET
 from tests.factories import OrgFixture, login, make_org
 
 from .delivery_support import (
-    FAKE_BASE,
     UNIQUE_PROPERTIES,
     asgi_client,
     completed_event,
@@ -51,7 +50,7 @@ def hubspot(**changes: object) -> dict[str, object]:
         "crmType": "hubspot",
         "name": "Main HubSpot",
         "credentials": {"access_token": TOKEN},
-        "settings": {"base_url": FAKE_BASE},
+        "settings": {"owner_id": "67890"},
         "fieldMapping": {"budget": "ai_budget"},
     }
     body.update(changes)
@@ -65,7 +64,7 @@ def test_created_credentials_are_never_returned_only_their_names(api):
     body = created.json()
     assert body["crmType"] == "hubspot" and body["name"] == "Main HubSpot" and body["enabled"] is True
     assert body["hasCredentials"] is True and body["credentialKeys"] == ["access_token"]
-    assert body["fieldMapping"] == {"budget": "ai_budget"} and body["settings"] == {"base_url": FAKE_BASE}
+    assert body["fieldMapping"] == {"budget": "ai_budget"} and body["settings"] == {"owner_id": "67890"}
     assert body["rateLimit"] == {"requests": 100, "windowSeconds": 10.0, "isDefault": True}
     assert "credentials" not in body
     listed = client.get("/api/v1/integrations", headers=headers)
@@ -182,21 +181,24 @@ def test_delete_removes_the_integration_and_its_deliveries(api, container, fake)
         assert connection.execute(sa.text("SELECT count(*) FROM crm_remote_records")).scalar() == 0
 
 
-def test_the_connection_test_reports_ok_or_the_vendors_message(api):
+def test_the_connection_test_reports_ok_or_the_class_of_failure_never_the_answer(api):
     client, _, headers = api
     good = client.post("/api/v1/integrations", json=hubspot(), headers=headers).json()
     bad = client.post("/api/v1/integrations", json=hubspot(name="Bad", credentials={"access_token": "revoked"}),
                       headers=headers).json()  # fmt: skip
     assert client.post(f"/api/v1/integrations/{good['id']}/test", headers=headers).json() == {
-        "ok": True, "message": None, "vendorStatus": None, "vendorCode": None, "retryable": None
+        "ok": True, "error": None, "message": None, "vendorStatus": None, "retryable": None
     }  # fmt: skip
-    assert client.post(f"/api/v1/integrations/{bad['id']}/test", headers=headers).json() == {
+    refused = client.post(f"/api/v1/integrations/{bad['id']}/test", headers=headers)
+    assert refused.json() == {
         "ok": False,
-        "message": "Authentication credentials not found.",
+        "error": "credentials_rejected",
+        "message": "the CRM rejected the credentials",
         "vendorStatus": 401,
-        "vendorCode": "INVALID_AUTHENTICATION",
         "retryable": False,
     }
+    # the fake's answer: {"category": "INVALID_AUTHENTICATION", "message": "Authentication credentials not found."}
+    assert "INVALID_AUTHENTICATION" not in refused.text and "not found" not in refused.text
 
 
 def test_a_dead_delivery_shows_the_vendors_message_and_is_redriven_after_the_fix(api, container, fake):

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from seiketsu.container import Container
 from tests.factories import login, make_org
 from tests.webhooks.support import PUBLIC_ADDRESS, FakeResolver
-from webhooks.ssrf import TargetRefused, vet
+from seiketsu.address_guard import TargetRefused, vet
 
 INTERNAL = ["10.0.0.5", "127.0.0.1", "169.254.169.254", "::1", "::ffff:127.0.0.1", "192.168.1.1", "172.16.0.1",
             "100.64.0.1", "0.0.0.0", "224.0.0.1", "fc00::1", "fe80::1"]  # fmt: skip
