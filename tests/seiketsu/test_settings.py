@@ -31,10 +31,8 @@ def test_the_web_apps_blocking_threads_are_few_by_default_and_configurable(tmp_p
 
 def test_crm_vendors_are_pointed_at_local_doubles_by_the_server_configuration_only(tmp_path: Path) -> None:
     assert load_settings({}, workdir=tmp_path).crm_base_urls == {}
-    settings = load_settings(
-        {"CRM_BASE_URLS": "hubspot=http://127.0.0.1:9101/, zoho=https://zoho-double.test", "ALLOW_PRIVATE_CRM_TARGETS": "1"},
-        workdir=tmp_path,
-    )
+    doubles = "hubspot=http://127.0.0.1:9101/, zoho=https://zoho-double.test"
+    settings = load_settings({"CRM_BASE_URLS": doubles, "ALLOW_PRIVATE_CRM_TARGETS": "1"}, workdir=tmp_path)
     assert settings.crm_base_urls == {"hubspot": "http://127.0.0.1:9101", "zoho": "https://zoho-double.test"}
     assert settings.allow_private_crm_targets
 
