@@ -51,13 +51,24 @@ class WorkerKilled(BaseException):
 
 
 def use_http(
-    container: Container, factory: Callable[[], httpx.AsyncClient], *, base_url: str = FAKE_BASE, **overrides: Any
+    container: Container,
+    factory: Callable[[], httpx.AsyncClient],
+    *,
+    base_url: str | None = FAKE_BASE,
+    **overrides: Any,
 ) -> CRMRuntime:
     """Point the CRM runtime's HTTP clients somewhere else (a fake), HubSpot's requests at ``base_url`` (as
-    ``CRM_BASE_URLS`` would), with other runtime overrides."""
-    runtime = replace(crm_runtime(container), http_factory=factory, base_urls={"hubspot": base_url}, **overrides)
+    ``CRM_BASE_URLS`` would; ``None``: at the vendors' own hosts), with other runtime overrides."""
+    base_urls = {} if base_url is None else {"hubspot": base_url}
+    runtime = replace(crm_runtime(container), http_factory=factory, base_urls=base_urls, **overrides)
     container.extras[EXTRAS_KEY] = runtime
     return runtime
+
+
+def vendor_mocks(container: Container) -> None:
+    """CRM requests to the vendors' own hosts, for respx to answer: without the address guard, which would resolve
+    the vendors' names (no network in tests) and connect to the address instead of the name respx routes on."""
+    use_http(container, lambda: httpx.AsyncClient(timeout=5), base_url=None)
 
 
 def asgi_client(app: Any) -> Callable[[], httpx.AsyncClient]:
