@@ -237,7 +237,8 @@ def basic_auth(username: str, password: str = "") -> str:
 def build_followupboss(config: AdapterConfig) -> FollowUpBossCRM:
     """A Follow Up Boss adapter from an integration's configuration."""
     settings = parse_settings(FollowUpBossSettings, config.settings, vendor=VENDOR)
-    api = config.base_url or API_HOST.origin(settings.base_url, vendor=VENDOR, field="settings.base_url")
+    documented = API_HOST.origin(settings.base_url, vendor=VENDOR, field="settings.base_url")
+    api = config.base_url or documented
     require_credentials(config.credentials, ("api_key", "system_key"), vendor=VENDOR)
     if settings.owner_id and not settings.owner_id.isdigit():
         raise CRMConfigError("owner_id must be a Follow Up Boss user id (a number)", vendor=VENDOR)

@@ -347,7 +347,8 @@ def _eq_filter(property_name: str, value: str) -> dict[str, Any]:
 def build_hubspot(config: AdapterConfig) -> HubSpotCRM:
     """A HubSpot adapter from an integration's configuration."""
     settings = parse_settings(HubSpotSettings, config.settings, vendor=VENDOR)
-    api = config.base_url or API_HOST.origin(settings.base_url, vendor=VENDOR, field="settings.base_url")
+    documented = API_HOST.origin(settings.base_url, vendor=VENDOR, field="settings.base_url")
+    api = config.base_url or documented
     credentials = config.credentials
     refreshable = can_refresh(credentials)
     if not refreshable and not credentials.get("access_token"):

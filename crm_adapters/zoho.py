@@ -277,15 +277,12 @@ def build_zoho(config: AdapterConfig) -> ZohoCRM:
             vendor=VENDOR,
         )
     default_accounts, default_api = DATA_CENTRES[settings.data_centre]
-    accounts_url = (
-        config.base_url
-        or _checked(
-            ACCOUNTS_HOST,
-            ("settings.accounts_url", settings.accounts_url),
-            ("credentials.accounts_server", credentials.get("accounts_server")),
-        )
-        or default_accounts
+    accounts = _checked(
+        ACCOUNTS_HOST,
+        ("settings.accounts_url", settings.accounts_url),
+        ("credentials.accounts_server", credentials.get("accounts_server")),
     )
+    accounts_url = config.base_url or accounts or default_accounts
     api_domain = _checked(API_HOST, ("settings.api_domain", settings.api_domain))
     _checked(API_HOST, ("credentials.api_domain", credentials.get("api_domain")))
 

@@ -134,6 +134,14 @@ def vet(url: str, *, resolver: Resolver, allow_private: bool) -> VettedTarget:
     return VettedTarget(url=url, host=host, address=str(parsed[0]))
 
 
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
 class GuardedTransport(httpx.AsyncBaseTransport):
     """Vets every request's host (resolved off the event loop) and connects to the vetted address only.
 
@@ -158,7 +166,8 @@ class GuardedTransport(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         check = partial(vet, str(request.url), resolver=self._resolver, allow_private=self._allow_private)
         try:
-            target = await anyio.to_thread.run_sync(check)
+            # a name is resolved on a worker thread (getaddrinfo blocks); an address literal needs no lookup
+            target = check() if _is_address(request.url.host) else await anyio.to_thread.run_sync(check)
         except UnresolvableTarget as exc:
             raise httpx.ConnectError(str(exc), request=request) from exc
         request.url = request.url.copy_with(host=target.address)  # Host header was set from the original URL

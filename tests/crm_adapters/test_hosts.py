@@ -59,10 +59,13 @@ REFUSED = [
 ]  # fmt: skip
 
 
+@pytest.mark.parametrize("server_override", [None, "http://127.0.0.1:9101"])
 @pytest.mark.parametrize(("crm_type", "credentials", "settings", "field"), REFUSED)
-def test_a_url_off_the_vendors_documented_hosts_is_refused_naming_it(http, crm_type, credentials, settings, field):
-    with pytest.raises(CRMConfigError) as caught:
-        build_adapter(crm_type, credentials=credentials, settings=settings, http=http)
+def test_a_url_off_the_vendors_documented_hosts_is_refused_naming_it(
+    http, crm_type, credentials, settings, field, server_override
+):
+    with pytest.raises(CRMConfigError) as caught:  # also where the server points the vendor at a double
+        build_adapter(crm_type, credentials=credentials, settings=settings, http=http, base_url=server_override)
     assert caught.value.field == field
 
 
