@@ -231,7 +231,9 @@ _UPSERT_REMOTE: Mapping[str, sa.Executable] = MappingProxyType(
 """Insert a mapping, or point an existing one at the latest CRM id (a contact merged in the CRM); built once."""
 
 
-def _delivered(session: Session, integration_id: uuid.UUID, ids: Collection[str]) -> dict[tuple[RemoteKind, str], str]:
+def _delivered(
+    session: Session, integration_id: uuid.UUID, ids: Collection[str]
+) -> dict[tuple[RemoteKind, str], str]:
     rows = session.execute(
         sa.select(col(RemoteRecord.kind), col(RemoteRecord.local_id), col(RemoteRecord.remote_id)).where(
             col(RemoteRecord.integration_id) == integration_id, col(RemoteRecord.local_id).in_(ids)

@@ -203,3 +203,4 @@ def _give_up_or_retry(
         claim, DeliveryStatus.RETRYING, error=str(error), vendor_status=error.status, vendor_code=error.vendor_code
     )
     raise RetryLater(str(error), delay=_retry_delay(runtime, error, attempt)) from error
+
