@@ -172,6 +172,16 @@ def update_integration(
             except SecretBoxError as exc:
                 raise Conflict("the stored credentials cannot be decrypted; send them again") from exc
         settings = body.settings if body.settings is not None else integration.settings
+        moved = service.moved_destination(integration.crm_type, integration.settings, settings)
+        if moved is not None and body.credentials is None:
+            raise ValidationFailed(
+                [
+                    FieldError(
+                        f"body.settings.{moved}",
+                        f"changing {moved} changes where the credentials are sent: send the credentials with it",
+                    )
+                ]
+            )
         field_mapping = body.field_mapping if body.field_mapping is not None else integration.field_mapping
         outcome_mapping = body.outcome_mapping if body.outcome_mapping is not None else integration.outcome_mapping
         _check(
@@ -216,15 +226,15 @@ async def test_integration(
     session: Session = Depends(scoped_session),
     container: Container = Depends(get_container),
 ) -> ConnectionTestOut:
-    """One authenticated read against the CRM; ``ok`` false carries the vendor's message."""
+    """One authenticated read against the CRM; ``ok`` false carries the class of failure, never the answer."""
     integration = await run_in_threadpool(get_integration, session, integration_id)
     config = IntegrationConfig.of(integration)
     result = await service.check_connection(crm_runtime(container), container.sessions, config)
     return ConnectionTestOut(
         ok=result.ok,
+        error=result.error,
         message=result.message,
         vendor_status=result.vendor_status,
-        vendor_code=result.vendor_code,
         retryable=result.retryable,
     )
 

@@ -11,6 +11,7 @@ organization. Each outcome is "qualified": contact upsert, call log and follow-u
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -19,7 +20,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -32,7 +33,7 @@ from tqdm import tqdm
 from crm_adapters.fake_server import FakeHubSpot, RateLimit
 from crm_adapters.local_server import serve_locally
 from crm_adapters.models import Delivery, DeliveryStatus, Integration
-from crm_adapters.runtime import crm_runtime
+from crm_adapters.runtime import EXTRAS_KEY, crm_runtime, http_client_factory
 from crm_adapters.service import seal_credentials
 from crm_adapters.wiring import register
 from seiketsu.container import Container, build_container
@@ -81,7 +82,7 @@ def duplicates(fake: FakeHubSpot) -> int:
 
 
 def _prepare(
-    container: Container, *, outcomes: int, base_url: str, fake: FakeHubSpot, limit: RateLimit
+    container: Container, *, outcomes: int, fake: FakeHubSpot, limit: RateLimit
 ) -> tuple[uuid.UUID, list[dict[str, Any]]]:
     """A throwaway organization whose HubSpot integration points at the fake, told the fake's limit."""
     slug = f"bench-crm-{uuid.uuid4().hex[:8]}"
@@ -99,7 +100,6 @@ def _prepare(
             name="HubSpot (fake)",
             credentials=sealed,
             credential_keys=keys,
-            settings={"base_url": base_url},
             rate_limit_requests=limit.max_requests,
             rate_limit_window_seconds=limit.window_seconds,
         )
@@ -125,8 +125,14 @@ def _event(lead: Lead, n: int) -> dict[str, Any]:
 
 
 @contextmanager
-def _workers(settings: Settings, container: Container, count: int) -> Iterator[None]:
-    """``seiketsu worker`` processes with Redis; in-process workers (one shared schedule) without it."""
+def _workers(container: Container, count: int, *, crm_url: str) -> Iterator[None]:
+    """``seiketsu worker`` processes with Redis; in-process workers (one shared schedule) without it. Either way
+    HubSpot's requests go to ``crm_url``, as ``CRM_BASE_URLS`` and ``ALLOW_PRIVATE_CRM_TARGETS`` say."""
+    double = {"CRM_BASE_URLS": f"hubspot={crm_url}", "ALLOW_PRIVATE_CRM_TARGETS": "true"}
+    runtime = crm_runtime(container)
+    container.extras[EXTRAS_KEY] = replace(
+        runtime, base_urls={"hubspot": crm_url}, http_factory=http_client_factory(allow_private=True)
+    )
     if isinstance(container.jobs.dispatcher, InProcessDispatcher):
         runners = [InProcessWorker(JobRunner(container), container.jobs.dispatcher, poll_interval=0.2)
                    for _ in range(count)]  # fmt: skip
@@ -142,7 +148,12 @@ def _workers(settings: Settings, container: Container, count: int) -> Iterator[N
     already = Worker.count(connection=container.redis)
     with tempfile.NamedTemporaryFile("w", prefix="seiketsu-bench-workers-", suffix=".log", delete=False) as log:
         processes = [
-            subprocess.Popen([sys.executable, "-m", "seiketsu.cli", "worker"], stdout=subprocess.DEVNULL, stderr=log)
+            subprocess.Popen(
+                [sys.executable, "-m", "seiketsu.cli", "worker"],
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+                env={**os.environ, **double},
+            )
             for _ in range(count)
         ]
     try:
@@ -195,8 +206,8 @@ def run_bench(
     org_id: uuid.UUID | None = None
     try:
         with serve_locally(fake.app) as url:
-            org_id, events = _prepare(container, outcomes=outcomes, base_url=url, fake=fake, limit=fake.rate_limit)
-            with _workers(settings, container, workers):
+            org_id, events = _prepare(container, outcomes=outcomes, fake=fake, limit=fake.rate_limit)
+            with _workers(container, workers, crm_url=url):
                 published_at = utcnow()
                 with tenant_session(container.sessions, org_id) as session:
                     for event in events:

@@ -30,6 +30,9 @@ class AdapterConfig:
     outcome_mapping: Mapping[str, str | None] | None = None
     on_credentials_refreshed: CredentialsCallback | None = None
     clock: Callable[[], float] = time.time
+    base_url: str | None = None
+    """Where every request goes instead of the vendor's hosts, token endpoints included (a local double); set
+    from server configuration only, while the integration's own URLs are still checked against the vendor's."""
 
 
 def parse_settings(settings_type: type[S], values: Mapping[str, str], *, vendor: str) -> S:

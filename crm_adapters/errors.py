@@ -73,7 +73,12 @@ class CRMAuthError(PermanentCRMError):
 
 
 class CRMConfigError(PermanentCRMError):
-    """The integration's credentials, settings or field mapping are incomplete or invalid."""
+    """The integration's credentials, settings or field mapping are incomplete or invalid; ``field`` names the
+    entry at fault when one is (``settings.base_url``, ``credentials.instance_url``)."""
+
+    def __init__(self, message: str, *, vendor: str, field: str | None = None) -> None:
+        super().__init__(message, vendor=vendor)
+        self.field = field
 
 
 def parse_retry_after(value: str | None, *, now: float) -> float | None:

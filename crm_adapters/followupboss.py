@@ -20,6 +20,7 @@ import httpx
 from crm_adapters.config import AdapterConfig, parse_settings, require_credentials
 from crm_adapters.errors import CRMConfigError, CRMError, PermanentCRMError, parse_retry_after, parse_seconds
 from crm_adapters.field_mapping import LEAD_ID_FIELD, QUALIFICATION_FIELDS, FieldMapping, outcome_values
+from crm_adapters.hosts import HostRule
 from crm_adapters.rendering import call_note_text, iso_utc, qualification_text
 from crm_adapters.values import (
     Appointment,
@@ -36,6 +37,7 @@ from crm_adapters.vendor_http import ErrorDetail, StaticAuth, VendorClient, clas
 VENDOR = "followupboss"
 
 DEFAULT_BASE_URL = "https://api.followupboss.com"
+API_HOST = HostRule.exactly([DEFAULT_BASE_URL])
 
 MAPPABLE_FIELDS = QUALIFICATION_FIELDS | {LEAD_ID_FIELD}
 DEFAULT_FIELDS: dict[str, str] = {}
@@ -235,6 +237,8 @@ def basic_auth(username: str, password: str = "") -> str:
 def build_followupboss(config: AdapterConfig) -> FollowUpBossCRM:
     """A Follow Up Boss adapter from an integration's configuration."""
     settings = parse_settings(FollowUpBossSettings, config.settings, vendor=VENDOR)
+    documented = API_HOST.origin(settings.base_url, vendor=VENDOR, field="settings.base_url")
+    api = config.base_url or documented
     require_credentials(config.credentials, ("api_key", "system_key"), vendor=VENDOR)
     if settings.owner_id and not settings.owner_id.isdigit():
         raise CRMConfigError("owner_id must be a Follow Up Boss user id (a number)", vendor=VENDOR)
@@ -248,7 +252,7 @@ def build_followupboss(config: AdapterConfig) -> FollowUpBossCRM:
     client = VendorClient(
         vendor=VENDOR,
         http=config.http,
-        base_url=lambda: settings.base_url,
+        base_url=lambda: api,
         auth=auth,
         error_for=lambda response: followupboss_error(response, clock=config.clock),
     )

@@ -32,6 +32,7 @@ from crm_adapters.field_mapping import (
     FieldMapping,
     outcome_values,
 )
+from crm_adapters.hosts import HostRule
 from crm_adapters.oauth import OAuthSession, can_refresh, credential_updates, request_token
 from crm_adapters.rendering import call_note_html, iso_utc
 from crm_adapters.values import (
@@ -52,6 +53,7 @@ HUBSPOT_API_VERSION = "2026-03"
 """The date-based version in every CRM object path; later versions change validation, so move deliberately."""
 
 DEFAULT_BASE_URL = "https://api.hubapi.com"
+API_HOST = HostRule.exactly([DEFAULT_BASE_URL])
 TOKEN_PATH = "/oauth/v3/token"
 OBJECTS_PATH = f"/crm/objects/{HUBSPOT_API_VERSION}"
 
@@ -345,6 +347,8 @@ def _eq_filter(property_name: str, value: str) -> dict[str, Any]:
 def build_hubspot(config: AdapterConfig) -> HubSpotCRM:
     """A HubSpot adapter from an integration's configuration."""
     settings = parse_settings(HubSpotSettings, config.settings, vendor=VENDOR)
+    documented = API_HOST.origin(settings.base_url, vendor=VENDOR, field="settings.base_url")
+    api = config.base_url or documented
     credentials = config.credentials
     refreshable = can_refresh(credentials)
     if not refreshable and not credentials.get("access_token"):
@@ -360,7 +364,7 @@ def build_hubspot(config: AdapterConfig) -> HubSpotCRM:
             "client_secret": current["client_secret"],
             "refresh_token": current["refresh_token"],
         }
-        url = settings.base_url.rstrip("/") + TOKEN_PATH
+        url = api.rstrip("/") + TOKEN_PATH
         token = await request_token(config.http, vendor=VENDOR, url=url, form=form, clock=config.clock)
         return credential_updates(token)
 
@@ -374,7 +378,7 @@ def build_hubspot(config: AdapterConfig) -> HubSpotCRM:
     client = VendorClient(
         vendor=VENDOR,
         http=config.http,
-        base_url=lambda: settings.base_url,
+        base_url=lambda: api,
         auth=session,
         error_for=lambda response: hubspot_error(response, clock=config.clock),
     )

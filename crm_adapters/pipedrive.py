@@ -12,6 +12,7 @@ Custom fields (qualification answers, ``lead_id``) map to the account's 40-chara
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +29,7 @@ from crm_adapters.errors import (
     parse_seconds,
 )
 from crm_adapters.field_mapping import LEAD_ID_FIELD, QUALIFICATION_FIELDS, FieldMapping, outcome_values
+from crm_adapters.hosts import DNS_LABEL, HostRule
 from crm_adapters.rendering import call_note_html, iso_utc, utc_date, utc_time
 from crm_adapters.values import (
     Appointment,
@@ -46,6 +48,9 @@ MAPPABLE_FIELDS = QUALIFICATION_FIELDS | {LEAD_ID_FIELD}
 DEFAULT_FIELDS: dict[str, str] = {}
 """Custom field keys differ per account (``GET /api/v2/personFields``); nothing maps by default."""
 
+COMPANY_HOST = HostRule.matching("https://{company_domain}.pipedrive.com", rf"{DNS_LABEL}\.pipedrive\.com")
+COMPANY_DOMAIN = re.compile(DNS_LABEL)
+
 DEFAULT_OUTCOMES = {
     CallOutcome.CONNECTED: "connected",
     CallOutcome.NO_ANSWER: "no_answer",
@@ -61,7 +66,7 @@ class PipedriveSettings:
     company_domain: str | None = None
     """``acme`` for ``https://acme.pipedrive.com``."""
     base_url: str | None = None
-    """Overrides the company URL (tests, local doubles)."""
+    """The company URL in full (``https://acme.pipedrive.com``), instead of ``company_domain``."""
     owner_id: str | None = None
     """Pipedrive user id that owns created persons, call logs and activities."""
 
@@ -225,12 +230,19 @@ def build_pipedrive(config: AdapterConfig) -> PipedriveCRM:
     """A Pipedrive adapter from an integration's configuration."""
     settings = parse_settings(PipedriveSettings, config.settings, vendor=VENDOR)
     require_credentials(config.credentials, ("api_token",), vendor=VENDOR)
+    if settings.company_domain is not None and not COMPANY_DOMAIN.fullmatch(settings.company_domain):
+        raise CRMConfigError(
+            "company_domain must be the company's DNS label alone (acme for https://acme.pipedrive.com)",
+            vendor=VENDOR,
+            field="settings.company_domain",
+        )
     if settings.base_url:
-        base_url = settings.base_url
+        company = COMPANY_HOST.origin(settings.base_url, vendor=VENDOR, field="settings.base_url")
     elif settings.company_domain:
-        base_url = f"https://{settings.company_domain}.pipedrive.com"
+        company = f"https://{settings.company_domain}.pipedrive.com"
     else:
-        raise CRMConfigError("missing setting: company_domain", vendor=VENDOR)
+        raise CRMConfigError("missing setting: company_domain", vendor=VENDOR, field="settings.company_domain")
+    base_url = config.base_url or company
     if settings.owner_id and not settings.owner_id.isdigit():
         raise CRMConfigError("owner_id must be a Pipedrive user id (a number)", vendor=VENDOR)
     client = VendorClient(

@@ -8,16 +8,19 @@ it, so that every request an adapter makes, token refreshes included, waits for 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 import httpx
 
+from crm_adapters.factory import CRM_TYPES
 from crm_adapters.throttle import MemoryThrottle, RedisThrottle, RequestLimit, Throttle, take_slot
+from seiketsu.address_guard import GuardedTransport, Resolver, system_resolver
 from seiketsu.container import Container
 from seiketsu.crypto import SecretBox
+from seiketsu.settings import ConfigError
 
 EXTRAS_KEY = "crm"
 
@@ -28,16 +31,26 @@ DEFAULT_TIMEOUT = httpx.Timeout(20.0, connect=5.0)
 """Vendor APIs answer within seconds; a longer wait is treated as a timeout and retried."""
 
 
-def http_client_factory(*, timeout: httpx.Timeout | float = DEFAULT_TIMEOUT) -> HttpFactory:
-    """Clients that share one TLS context: loading the CA bundle costs tens of milliseconds, so once a process."""
+def http_client_factory(
+    *,
+    timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
+    resolver: Resolver = system_resolver,
+    allow_private: bool = False,
+    transport_factory: Callable[[], httpx.AsyncBaseTransport] | None = None,
+) -> HttpFactory:
+    """Clients that connect only to vetted public addresses (:mod:`seiketsu.address_guard`, as webhooks do) and
+    share one TLS context: loading the CA bundle costs tens of milliseconds, so once a process.
+    ``transport_factory`` replaces the network below the guard (tests)."""
     ssl_context = httpx.create_ssl_context()
+    network = transport_factory or (lambda: httpx.AsyncHTTPTransport(verify=ssl_context))
 
     def client() -> httpx.AsyncClient:
         return httpx.AsyncClient(
+            transport=GuardedTransport(network, resolver=resolver, allow_private=allow_private),
             timeout=timeout,
-            verify=ssl_context,
             headers={"User-Agent": "seiketsu-crm-delivery/0.1"},
             follow_redirects=False,
+            trust_env=False,
         )
 
     return client
@@ -50,6 +63,8 @@ class CRMRuntime:
     secret_box: SecretBox
     throttle: Throttle
     http_factory: HttpFactory
+    base_urls: Mapping[str, str] = field(default_factory=dict)
+    """CRM type -> where its requests go instead of the vendor's hosts (``CRM_BASE_URLS``: local doubles)."""
     max_attempts: int = 12
     """Runs of a delivery job before the delivery is dead; backoff spreads them over about two hours."""
     delivery_lease: timedelta = timedelta(minutes=2)
@@ -66,11 +81,16 @@ class CRMRuntime:
 
 
 def build_runtime(container: Container) -> CRMRuntime:
+    settings = container.settings
+    unknown = sorted(set(settings.crm_base_urls) - set(CRM_TYPES))
+    if unknown:
+        raise ConfigError("CRM_BASE_URLS", f"unknown CRM types {', '.join(unknown)}; known: {', '.join(CRM_TYPES)}")
     throttle: Throttle = RedisThrottle(container.redis) if container.redis is not None else MemoryThrottle()
     return CRMRuntime(
         secret_box=SecretBox.from_settings(container.settings),
         throttle=throttle,
-        http_factory=http_client_factory(),
+        http_factory=http_client_factory(allow_private=settings.allow_private_crm_targets),
+        base_urls=dict(settings.crm_base_urls),
         backoff_base=container.settings.job_backoff_base_seconds,
     )
 

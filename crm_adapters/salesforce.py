@@ -28,6 +28,7 @@ from crm_adapters.field_mapping import (
     FieldMapping,
     outcome_values,
 )
+from crm_adapters.hosts import DNS_LABEL, HostRule
 from crm_adapters.oauth import OAuthSession, can_refresh, credential_updates, request_token
 from crm_adapters.rendering import call_note_text, iso_utc, utc_date
 from crm_adapters.values import (
@@ -49,6 +50,13 @@ SALESFORCE_API_VERSION = "v66.0"
 DATA_PATH = f"/services/data/{SALESFORCE_API_VERSION}"
 DEFAULT_LOGIN_URL = "https://login.salesforce.com"
 TOKEN_PATH = "/services/oauth2/token"
+
+MY_DOMAIN = rf"(?:{DNS_LABEL}\.)+my\.salesforce\.com"
+INSTANCE_HOST = HostRule.matching("the org's My Domain, https://{domain}.my.salesforce.com", MY_DOMAIN)
+LOGIN_HOST = HostRule.matching(
+    "https://login.salesforce.com, https://test.salesforce.com or the org's https://{domain}.my.salesforce.com",
+    rf"(?:login|test)\.salesforce\.com|{MY_DOMAIN}",
+)
 
 DEFAULT_FIELDS = {
     "first_name": "FirstName",
@@ -74,7 +82,7 @@ DEFAULT_OUTCOMES = {
 @dataclass(frozen=True, slots=True)
 class SalesforceSettings:
     instance_url: str | None = None
-    """Overrides the ``instance_url`` of the credentials (tests, local doubles)."""
+    """Overrides the ``instance_url`` of the credentials (another My Domain of the same org)."""
     login_url: str = DEFAULT_LOGIN_URL
     """``https://test.salesforce.com`` for sandboxes, or the org's My Domain."""
     owner_id: str | None = None
@@ -270,7 +278,13 @@ def build_salesforce(config: AdapterConfig) -> SalesforceCRM:
             "missing credentials: access_token, or refresh_token with client_id and client_secret",
             vendor=VENDOR,
         )
-    if not settings.instance_url and not credentials.get("instance_url"):
+    login = LOGIN_HOST.origin(settings.login_url, vendor=VENDOR, field="settings.login_url")
+    if settings.instance_url:
+        instance: str | None = INSTANCE_HOST.origin(settings.instance_url, vendor=VENDOR, field="settings.instance_url")
+    elif credentials.get("instance_url"):
+        instance = None
+        INSTANCE_HOST.origin(credentials["instance_url"], vendor=VENDOR, field="credentials.instance_url")
+    else:
         raise CRMConfigError("missing credentials: instance_url", vendor=VENDOR)
 
     async def refresh(current: Mapping[str, str]) -> Mapping[str, str]:
@@ -280,7 +294,7 @@ def build_salesforce(config: AdapterConfig) -> SalesforceCRM:
             "client_secret": current["client_secret"],
             "refresh_token": current["refresh_token"],
         }
-        url = settings.login_url.rstrip("/") + TOKEN_PATH
+        url = (config.base_url or login).rstrip("/") + TOKEN_PATH
         token = await request_token(config.http, vendor=VENDOR, url=url, form=form, clock=config.clock)
         return credential_updates(token, extra=("instance_url",))
 
@@ -291,10 +305,20 @@ def build_salesforce(config: AdapterConfig) -> SalesforceCRM:
         on_refreshed=config.on_credentials_refreshed,
         clock=config.clock,
     )
+
+    def api() -> str:
+        fixed = config.base_url or instance
+        if fixed:
+            return fixed
+        # checked on every request: a refresh may have brought another instance_url
+        return INSTANCE_HOST.origin(
+            session.credentials["instance_url"], vendor=VENDOR, field="credentials.instance_url"
+        )
+
     client = VendorClient(
         vendor=VENDOR,
         http=config.http,
-        base_url=lambda: settings.instance_url or session.credentials["instance_url"],
+        base_url=api,
         auth=session,
         error_for=lambda response: salesforce_error(response, clock=config.clock),
         auth_expired=session_expired,

@@ -73,10 +73,13 @@ class IntegrationOut(CamelModel):
 
 
 class ConnectionTestOut(CamelModel):
+    """A failure by class (``configuration``, ``credentials_rejected``, ``quota_exhausted``, ``unavailable``,
+    ``refused``, ``throttled``) with our own message: what the remote end answered is never repeated."""
+
     ok: bool
+    error: str | None = None
     message: str | None = None
     vendor_status: int | None = None
-    vendor_code: str | None = None
     retryable: bool | None = None
 
 

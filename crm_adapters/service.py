@@ -17,8 +17,15 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 from sqlmodel import col
 
-from crm_adapters.errors import CRMConfigError, CRMError, RetryableCRMError
-from crm_adapters.factory import build_adapter
+from crm_adapters.errors import (
+    CRMAuthError,
+    CRMConfigError,
+    CRMError,
+    CRMQuotaExhaustedError,
+    PermanentCRMError,
+    RetryableCRMError,
+)
+from crm_adapters.factory import build_adapter, destination_settings
 from crm_adapters.interfaces import CRMAdapter
 from crm_adapters.models import Delivery, DeliveryStatus, Integration
 from crm_adapters.runtime import CRMRuntime, ExchangeLog, vendor_http
@@ -108,9 +115,20 @@ def check_config(
                 outcome_mapping=outcomes,
             )
         except CRMConfigError as exc:
-            if part is None:
+            if exc.field is not None:
+                part = exc.field
+            elif part is None:
                 part = "credentials" if exc.message.startswith("missing credentials") else "settings"
             return ConfigProblem(part, exc.message)
+    return None
+
+
+def moved_destination(crm_type: str, before: Mapping[str, str], after: Mapping[str, str]) -> str | None:
+    """The first setting whose change would send the stored credentials to another host, if any: such a change
+    needs the credentials again, so that no one can redirect credentials they cannot read."""
+    for name in destination_settings(crm_type):
+        if before.get(name) != after.get(name):
+            return name
     return None
 
 
@@ -175,6 +193,7 @@ async def open_crm(
             outcome_mapping=config.outcome_mapping,
             on_credentials_refreshed=persist,
             clock=runtime.clock,
+            base_url=runtime.base_urls.get(config.crm_type),
         )
         yield adapter, log
 
@@ -182,29 +201,44 @@ async def open_crm(
 @dataclass(frozen=True, slots=True)
 class ConnectionCheck:
     ok: bool
+    error: str | None = None
+    """What kind of failure: one of :data:`CONNECTION_ERRORS`' classes."""
     message: str | None = None
     vendor_status: int | None = None
-    vendor_code: str | None = None
     retryable: bool | None = None
+
+
+CONNECTION_ERRORS: tuple[tuple[type[Exception], str, str | None], ...] = (
+    (CRMConfigError, "configuration", None),
+    (CRMAuthError, "credentials_rejected", "the CRM rejected the credentials"),
+    (CRMQuotaExhaustedError, "quota_exhausted", "the CRM account's request budget is spent for now"),
+    (RetryableCRMError, "unavailable", "the CRM did not answer, failed, or asked to slow down; try again later"),
+    (PermanentCRMError, "refused", "the CRM refused the request"),
+    (ThrottleWait, "throttled", None),
+    (ThrottleUnavailable, "throttled", None),
+)
+"""Failure -> (class, message), first match wins. A ``None`` message keeps the error's own, which we wrote; what
+the CRM answered is never repeated (its status aside), so the test cannot read out whatever a URL answers."""
 
 
 async def check_connection(
     runtime: CRMRuntime, sessions: sessionmaker[Session], config: IntegrationConfig
 ) -> ConnectionCheck:
-    """One cheap authenticated read against the CRM; the vendor's own message when it fails."""
+    """One cheap authenticated read against the CRM; a failure is reported by class, status and retryability."""
     try:
         async with open_crm(runtime, sessions, config) as (crm, _):
             await crm.test_connection()
-    except CRMError as exc:
+    except (CRMError, ThrottleWait, ThrottleUnavailable) as exc:
+        kind, message = next((kind, message) for error, kind, message in CONNECTION_ERRORS if isinstance(exc, error))
+        if message is None:
+            message = exc.message if isinstance(exc, CRMError) else str(exc)
         return ConnectionCheck(
             ok=False,
-            message=exc.message,
-            vendor_status=exc.status,
-            vendor_code=exc.vendor_code,
-            retryable=isinstance(exc, RetryableCRMError),
+            error=kind,
+            message=message,
+            vendor_status=exc.status if isinstance(exc, CRMError) else None,
+            retryable=isinstance(exc, (RetryableCRMError, ThrottleWait, ThrottleUnavailable)),
         )
-    except (ThrottleWait, ThrottleUnavailable) as exc:
-        return ConnectionCheck(ok=False, message=str(exc), retryable=True)
     return ConnectionCheck(ok=True)
 
 

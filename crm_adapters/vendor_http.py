@@ -22,6 +22,7 @@ from crm_adapters.errors import (
     PermanentCRMError,
     RetryableCRMError,
 )
+from seiketsu.address_guard import TargetRefused
 
 logger = logging.getLogger(__name__)
 
@@ -106,6 +107,8 @@ async def send(http: httpx.AsyncClient, request: httpx.Request, *, vendor: str) 
     """Send one request; transport failures become CRM errors. Any HTTP status is returned as is."""
     try:
         return await http.send(request)
+    except TargetRefused as exc:
+        raise CRMConfigError(f"request refused: {exc}", vendor=vendor) from exc
     except httpx.TimeoutException as exc:
         raise RetryableCRMError(f"request timed out ({type(exc).__name__})", vendor=vendor) from exc
     except (httpx.UnsupportedProtocol, httpx.LocalProtocolError) as exc:

@@ -28,6 +28,7 @@ from crm_adapters.field_mapping import (
     FieldMapping,
     outcome_values,
 )
+from crm_adapters.hosts import HostRule
 from crm_adapters.oauth import OAuthSession, can_refresh, credential_updates, request_token
 from crm_adapters.rendering import call_duration_mm_ss, call_note_text, iso_utc_offset, utc_date
 from crm_adapters.values import (
@@ -59,6 +60,9 @@ DATA_CENTRES = {
 }
 """Data centre -> (accounts server, API domain)."""
 
+ACCOUNTS_HOST = HostRule.exactly(accounts for accounts, _ in DATA_CENTRES.values())
+API_HOST = HostRule.exactly(api for _, api in DATA_CENTRES.values())
+
 MODULES = ("Leads", "Contacts")
 
 DEFAULT_FIELDS = {
@@ -80,9 +84,9 @@ class ZohoSettings:
     module: str = "Leads"
     """Where leads are written and searched: ``Leads`` or ``Contacts``."""
     api_domain: str | None = None
-    """Overrides the API domain (tests, local doubles)."""
+    """Overrides the API domain of the credentials (one of the data centres')."""
     accounts_url: str | None = None
-    """Overrides the accounts server that refreshes tokens."""
+    """Overrides the accounts server that refreshes tokens (one of the data centres')."""
     owner_id: str | None = None
 
 
@@ -248,6 +252,14 @@ class ZohoCRM:
         await self._client.request("GET", f"{CRM_PATH}/{self._module}", params={"fields": "Last_Name", "per_page": 1})
 
 
+def _checked(rule: HostRule, *candidates: tuple[str, str | None]) -> str | None:
+    """The origin of the first ``(field, url)`` candidate given, checked against ``rule``."""
+    for field, url in candidates:
+        if url:
+            return rule.origin(url, vendor=VENDOR, field=field)
+    return None
+
+
 def build_zoho(config: AdapterConfig) -> ZohoCRM:
     """A Zoho CRM adapter from an integration's configuration."""
     settings = parse_settings(ZohoSettings, config.settings, vendor=VENDOR)
@@ -265,7 +277,14 @@ def build_zoho(config: AdapterConfig) -> ZohoCRM:
             vendor=VENDOR,
         )
     default_accounts, default_api = DATA_CENTRES[settings.data_centre]
-    accounts_url = settings.accounts_url or credentials.get("accounts_server") or default_accounts
+    accounts = _checked(
+        ACCOUNTS_HOST,
+        ("settings.accounts_url", settings.accounts_url),
+        ("credentials.accounts_server", credentials.get("accounts_server")),
+    )
+    accounts_url = config.base_url or accounts or default_accounts
+    api_domain = _checked(API_HOST, ("settings.api_domain", settings.api_domain))
+    _checked(API_HOST, ("credentials.api_domain", credentials.get("api_domain")))
 
     async def refresh(current: Mapping[str, str]) -> Mapping[str, str]:
         form = {
@@ -289,7 +308,13 @@ def build_zoho(config: AdapterConfig) -> ZohoCRM:
     client = VendorClient(
         vendor=VENDOR,
         http=config.http,
-        base_url=lambda: settings.api_domain or session.credentials.get("api_domain") or default_api,
+        # checked on every request: a refresh may have brought another api_domain
+        base_url=lambda: (
+            config.base_url
+            or api_domain
+            or _checked(API_HOST, ("credentials.api_domain", session.credentials.get("api_domain")))
+            or default_api
+        ),
         auth=session,
         error_for=lambda response: zoho_error(response, clock=config.clock),
         auth_expired=token_expired,

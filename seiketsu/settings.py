@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import secrets
 import stat
 from collections.abc import Mapping
@@ -50,6 +51,10 @@ class Settings:
     embedded_jobs: bool = True
     job_backoff_base_seconds: float = 2.0
     allow_private_webhook_targets: bool = False
+    allow_private_crm_targets: bool = False
+    """Development only: CRM requests may reach private and loopback addresses over plain http (a local double)."""
+    crm_base_urls: Mapping[str, str] = field(default_factory=dict)
+    """CRM type -> the URL every request of that vendor goes to instead of its own hosts (``CRM_BASE_URLS``)."""
     warm_up_voice: bool = True
     freeze_gc_after_start: bool = True
     """Once the web app or a worker has started, keep the objects that exist then out of the collector's full passes."""
@@ -79,6 +84,21 @@ def _url(env: Mapping[str, str], name: str, default: str, schemes: tuple[str, ..
     if parts.scheme not in schemes or not parts.netloc:
         raise ConfigError(name, f"expected a URL with scheme {' or '.join(schemes)}, got {value!r}")
     return value.rstrip("/")
+
+
+def _url_map(env: Mapping[str, str], name: str) -> dict[str, str]:
+    """``key=URL`` pairs separated by commas."""
+    result: dict[str, str] = {}
+    for entry in (_optional(env, name) or "").split(","):
+        if not entry.strip():
+            continue
+        key, sep, url = (part.strip() for part in entry.partition("="))
+        if not sep or not re.fullmatch(r"[a-z][a-z0-9_]*", key):
+            raise ConfigError(name, f"expected name=URL pairs separated by commas, got {entry.strip()!r}")
+        if key in result:
+            raise ConfigError(name, f"{key} is given twice")
+        result[key] = _url({name: url}, name, "", ("http", "https"))
+    return result
 
 
 def _database_url(env: Mapping[str, str], workdir: Path) -> str:
@@ -200,6 +220,8 @@ def load_settings(env: Mapping[str, str] | None = None, *, workdir: Path | None 
         embedded_jobs=redis_url is None,
         job_backoff_base_seconds=_float(env, "JOB_BACKOFF_BASE_SECONDS", 2.0),
         allow_private_webhook_targets=_bool(env, "ALLOW_PRIVATE_WEBHOOK_TARGETS", False),
+        allow_private_crm_targets=_bool(env, "ALLOW_PRIVATE_CRM_TARGETS", False),
+        crm_base_urls=_url_map(env, "CRM_BASE_URLS"),
         warm_up_voice=_bool(env, "WARM_UP_VOICE", True),
         freeze_gc_after_start=_bool(env, "FREEZE_GC_AFTER_START", True),
         blocking_threads=_int(env, "BLOCKING_THREADS", 2),

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
+from seiketsu.address_guard import TargetRefused, vet
 from seiketsu.auth.deps import Principal, get_container, require, scoped_session
 from seiketsu.auth.rbac import Permission
 from seiketsu.container import Container
@@ -34,7 +35,6 @@ from webhooks.schemas import (
     EndpointUpdate,
     EndpointWithSecret,
 )
-from webhooks.ssrf import TargetRefused, vet
 
 router = APIRouter(prefix="/api/v1/webhook-endpoints", tags=["webhooks"])
 

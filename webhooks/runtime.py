@@ -13,10 +13,10 @@ from datetime import datetime, timedelta
 
 import httpx
 
+from seiketsu.address_guard import GuardedTransport, Resolver, system_resolver
 from seiketsu.container import Container
 from seiketsu.crypto import SecretBox
 from seiketsu.db import utcnow
-from webhooks.ssrf import Resolver, system_resolver
 
 EXTRAS_KEY = "webhooks"
 
@@ -42,9 +42,15 @@ class WebhooksRuntime:
     tls: ssl.SSLContext = field(default_factory=httpx.create_ssl_context)
 
     def http_client(self) -> httpx.AsyncClient:
+        """A client that sends only to vetted addresses (see :mod:`seiketsu.address_guard`)."""
+        transport = GuardedTransport(
+            lambda: httpx.AsyncHTTPTransport(verify=self.tls),
+            resolver=self.resolver,
+            allow_private=self.allow_private_targets,
+        )
         return httpx.AsyncClient(
+            transport=transport,
             timeout=self.timeout,
-            verify=self.tls,
             follow_redirects=False,
             trust_env=False,
             headers={"User-Agent": "seiketsu-webhooks/0.1"},

@@ -1,4 +1,4 @@
-"""Sending one signed delivery: to the vetted address of the endpoint's host, with a short timeout.
+"""Sending one signed delivery with a short timeout, over the runtime's client (it connects to vetted addresses only).
 
 Nothing here raises for the receiver's sake: every outcome, a 2xx, another status, a timeout or a refused
 target, comes back as a :class:`SendResult` for the delivery log.
@@ -12,9 +12,9 @@ from datetime import datetime
 
 import httpx
 
+from seiketsu.address_guard import TargetRefused
 from webhooks.runtime import WebhooksRuntime
 from webhooks.signatures import sign_standard
-from webhooks.ssrf import TargetRefused, vet
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,15 +53,11 @@ async def send(
     def elapsed() -> int:
         return round((time.perf_counter() - started) * 1000)
 
+    headers = signed_headers(secrets=secrets, message_id=message_id, timestamp=runtime.clock(), body=body)
     try:
-        target = vet(url, resolver=runtime.resolver, allow_private=runtime.allow_private_targets)
+        response = await http.post(url, content=body.encode(), headers=headers)
     except TargetRefused as exc:
         return SendResult(status_code=None, duration_ms=elapsed(), error=f"target refused: {exc}", refused=True)
-    headers = signed_headers(secrets=secrets, message_id=message_id, timestamp=runtime.clock(), body=body)
-    headers["host"] = target.host_header()
-    extensions = {"sni_hostname": target.host} if url.startswith("https") else {}
-    try:
-        response = await http.post(target.pinned_url(), content=body.encode(), headers=headers, extensions=extensions)
     except httpx.TimeoutException:
         return SendResult(status_code=None, duration_ms=elapsed(), error="timed out")
     except httpx.HTTPError as exc:

@@ -28,6 +28,7 @@ from seiketsu.tenancy.scoping import system_session, tenant_session
 from tests.factories import OrgFixture
 
 FAKE_BASE = "http://fake-hubspot.test"
+"""Where the tests' HubSpot requests go: server configuration (``CRM_BASE_URLS``), as for any local double."""
 
 UNIQUE_PROPERTIES = {
     "contacts": ["email", "seiketsu_lead_id"],
@@ -49,11 +50,25 @@ class WorkerKilled(BaseException):
     """Stands for the process dying: nothing in the job or the runner may catch it (they catch ``Exception``)."""
 
 
-def use_http(container: Container, factory: Callable[[], httpx.AsyncClient], **overrides: Any) -> CRMRuntime:
-    """Point the CRM runtime's HTTP clients somewhere else (a fake), with other runtime overrides."""
-    runtime = replace(crm_runtime(container), http_factory=factory, **overrides)
+def use_http(
+    container: Container,
+    factory: Callable[[], httpx.AsyncClient],
+    *,
+    base_url: str | None = FAKE_BASE,
+    **overrides: Any,
+) -> CRMRuntime:
+    """Point the CRM runtime's HTTP clients somewhere else (a fake), HubSpot's requests at ``base_url`` (as
+    ``CRM_BASE_URLS`` would; ``None``: at the vendors' own hosts), with other runtime overrides."""
+    base_urls = {} if base_url is None else {"hubspot": base_url}
+    runtime = replace(crm_runtime(container), http_factory=factory, base_urls=base_urls, **overrides)
     container.extras[EXTRAS_KEY] = runtime
     return runtime
+
+
+def vendor_mocks(container: Container) -> None:
+    """CRM requests to the vendors' own hosts, for respx to answer: without the address guard, which would resolve
+    the vendors' names (no network in tests) and connect to the address instead of the name respx routes on."""
+    use_http(container, lambda: httpx.AsyncClient(timeout=5), base_url=None)
 
 
 def asgi_client(app: Any) -> Callable[[], httpx.AsyncClient]:
@@ -79,7 +94,7 @@ def make_integration(
             credentials=sealed,
             credential_keys=keys,
             field_mapping=dict(field_mapping or {}),
-            settings=dict(settings if settings is not None else {"base_url": FAKE_BASE}),
+            settings=dict(settings or {}),
             rate_limit_requests=rate_limit[0] if rate_limit else None,
             rate_limit_window_seconds=rate_limit[1] if rate_limit else None,
         )
@@ -97,7 +112,6 @@ def configure_hubspot(client: TestClient, headers: Mapping[str, str], fake: Fake
             "crmType": "hubspot",
             "name": "HubSpot",
             "credentials": {"access_token": fake.access_token},
-            "settings": {"base_url": FAKE_BASE},
             **body,
         },
         headers=dict(headers),

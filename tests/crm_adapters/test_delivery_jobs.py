@@ -121,19 +121,19 @@ def test_an_appointment_is_booked_as_a_meeting_and_remote_ids_are_kept(wired, fa
 
 def test_each_enabled_integration_gets_its_own_delivery(wired, fake):
     other = FakeHubSpot(access_token="other-token", unique_properties=UNIQUE_PROPERTIES)
-    transports = {
-        "fake-hubspot.test": httpx.ASGITransport(app=fake.app),
-        "other.test": httpx.ASGITransport(app=other.app),
+    transports = {  # two HubSpot accounts, told apart by their tokens
+        f"Bearer {fake.access_token}": httpx.ASGITransport(app=fake.app),
+        "Bearer other-token": httpx.ASGITransport(app=other.app),
     }
 
-    async def by_host(request: httpx.Request) -> httpx.Response:
-        return await transports[request.url.host].handle_async_request(request)
+    async def by_account(request: httpx.Request) -> httpx.Response:
+        return await transports[request.headers["authorization"]].handle_async_request(request)
 
-    use_http(wired, lambda: httpx.AsyncClient(transport=httpx.MockTransport(by_host)))
+    use_http(wired, lambda: httpx.AsyncClient(transport=httpx.MockTransport(by_account)))
     org = make_org(wired, "acme")
     make_integration(wired, org, credentials={"access_token": fake.access_token})
-    make_integration(wired, org, credentials={"access_token": "other-token"}, settings={"base_url": "http://other.test"})
-    disabled = make_integration(wired, org, credentials={"access_token": "x"}, settings={"base_url": "http://none.test"})
+    make_integration(wired, org, credentials={"access_token": "other-token"})
+    disabled = make_integration(wired, org, credentials={"access_token": "x"})
     with tenant_session(wired.sessions, org.id) as session:
         session.execute(sa.update(Integration).where(col(Integration.id) == disabled).values(enabled=False))
         session.commit()

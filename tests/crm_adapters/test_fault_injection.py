@@ -70,12 +70,12 @@ def _outcome(n: int) -> str:
     return ("qualified", "not_interested", "transferred", "voicemail", "appointment_set", "no_answer")[n % 6]
 
 
-def _spawn(pg_url: str) -> BaseProcess:
+def _spawn(pg_url: str, crm_url: str) -> BaseProcess:
     # forkserver: a fresh process (no inherited connections or threads) forked from one that already imported
     # everything, so a replacement worker is up in milliseconds, as a supervisor's restart would be
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["tests.crm_adapters.worker_process"])
-    process = context.Process(target=run_worker, args=(pg_url, REDIS_URL), daemon=True)
+    process = context.Process(target=run_worker, args=(pg_url, REDIS_URL, crm_url), daemon=True)
     process.start()
     return process
 
@@ -101,7 +101,6 @@ def test_every_outcome_lands_exactly_once_despite_faults_kills_and_a_redis_flush
             org,
             credentials={"access_token": fake.access_token},
             field_mapping=IDEMPOTENT_FIELDS,
-            settings={"base_url": url},
         )
         leads = make_leads(container, org, OUTCOMES)
         events = []
@@ -115,7 +114,7 @@ def test_every_outcome_lands_exactly_once_despite_faults_kills_and_a_redis_flush
                 events.append(completed_event(lead, outcome=_outcome(n), appointment_id=appointment_id))
             session.commit()
 
-        workers = [_spawn(pg_url) for _ in range(WORKERS)]
+        workers = [_spawn(pg_url, url) for _ in range(WORKERS)]
         started = time.monotonic()
         published = kills = crashes = 0
         flushed = False
@@ -136,12 +135,12 @@ def test_every_outcome_lands_exactly_once_despite_faults_kills_and_a_redis_flush
                     victim = rng.randrange(len(workers))
                     os.kill(workers[victim].pid, signal.SIGKILL)  # type: ignore[arg-type]
                     workers[victim].join()
-                    workers[victim] = _spawn(pg_url)
+                    workers[victim] = _spawn(pg_url, url)
                     kills += 1
                 for i, worker in enumerate(workers):
                     if not worker.is_alive():  # crashed on its own: a supervisor restarts it
                         crashes += 1
-                        workers[i] = _spawn(pg_url)
+                        workers[i] = _spawn(pg_url, url)
                 time.sleep(0.1)
         finally:
             for worker in workers:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 
+import httpx
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
@@ -20,7 +21,6 @@ from tests.conftest import TEST_SECRET
 from tests.factories import OrgFixture, login, make_org
 
 from .delivery_support import (
-    FAKE_BASE,
     UNIQUE_PROPERTIES,
     asgi_client,
     completed_event,
@@ -51,7 +51,7 @@ def hubspot(**changes: object) -> dict[str, object]:
         "crmType": "hubspot",
         "name": "Main HubSpot",
         "credentials": {"access_token": TOKEN},
-        "settings": {"base_url": FAKE_BASE},
+        "settings": {"owner_id": "67890"},
         "fieldMapping": {"budget": "ai_budget"},
     }
     body.update(changes)
@@ -65,7 +65,7 @@ def test_created_credentials_are_never_returned_only_their_names(api):
     body = created.json()
     assert body["crmType"] == "hubspot" and body["name"] == "Main HubSpot" and body["enabled"] is True
     assert body["hasCredentials"] is True and body["credentialKeys"] == ["access_token"]
-    assert body["fieldMapping"] == {"budget": "ai_budget"} and body["settings"] == {"base_url": FAKE_BASE}
+    assert body["fieldMapping"] == {"budget": "ai_budget"} and body["settings"] == {"owner_id": "67890"}
     assert body["rateLimit"] == {"requests": 100, "windowSeconds": 10.0, "isDefault": True}
     assert "credentials" not in body
     listed = client.get("/api/v1/integrations", headers=headers)
@@ -182,21 +182,24 @@ def test_delete_removes_the_integration_and_its_deliveries(api, container, fake)
         assert connection.execute(sa.text("SELECT count(*) FROM crm_remote_records")).scalar() == 0
 
 
-def test_the_connection_test_reports_ok_or_the_vendors_message(api):
+def test_the_connection_test_reports_ok_or_the_class_of_failure_never_the_answer(api):
     client, _, headers = api
     good = client.post("/api/v1/integrations", json=hubspot(), headers=headers).json()
     bad = client.post("/api/v1/integrations", json=hubspot(name="Bad", credentials={"access_token": "revoked"}),
                       headers=headers).json()  # fmt: skip
     assert client.post(f"/api/v1/integrations/{good['id']}/test", headers=headers).json() == {
-        "ok": True, "message": None, "vendorStatus": None, "vendorCode": None, "retryable": None
+        "ok": True, "error": None, "message": None, "vendorStatus": None, "retryable": None
     }  # fmt: skip
-    assert client.post(f"/api/v1/integrations/{bad['id']}/test", headers=headers).json() == {
+    refused = client.post(f"/api/v1/integrations/{bad['id']}/test", headers=headers)
+    assert refused.json() == {
         "ok": False,
-        "message": "Authentication credentials not found.",
+        "error": "credentials_rejected",
+        "message": "the CRM rejected the credentials",
         "vendorStatus": 401,
-        "vendorCode": "INVALID_AUTHENTICATION",
         "retryable": False,
     }
+    # the fake's answer: {"category": "INVALID_AUTHENTICATION", "message": "Authentication credentials not found."}
+    assert "INVALID_AUTHENTICATION" not in refused.text and "not found" not in refused.text
 
 
 def test_a_dead_delivery_shows_the_vendors_message_and_is_redriven_after_the_fix(api, container, fake):
@@ -297,3 +300,54 @@ def test_permissions_follow_the_integration_permissions(api, container):
         assert client.request(method, path, headers=manager, json=hubspot()).status_code == 403
     agent = login(client, org, make_user(container, org, Role.AGENT))
     assert client.get("/api/v1/integrations", headers=agent).status_code == 403
+
+
+def test_an_org_admin_cannot_send_the_stored_credentials_to_another_host(api, container):
+    client, _, headers = api
+    created = client.post("/api/v1/integrations", json=hubspot(), headers=headers).json()
+    url = f"/api/v1/integrations/{created['id']}"
+    attacker = {"base_url": "https://listener.attacker.example", "owner_id": "67890"}
+    for body in ({"settings": attacker}, {"settings": attacker, "credentials": {"access_token": TOKEN}}):
+        moved = client.put(url, json=body, headers=headers)
+        assert moved.status_code == 422, moved.text
+        assert [e["field"] for e in moved.json()["errors"]] == ["body.settings.base_url"]
+    refused = client.post("/api/v1/integrations", json=hubspot(name="Other", settings=attacker), headers=headers)
+    assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "body.settings.base_url"
+    assert client.get(url, headers=headers).json()["settings"] == {"owner_id": "67890"}
+    assert client.post(f"{url}/test", headers=headers).json()["ok"] is True
+
+
+def test_moving_where_the_credentials_go_needs_the_credentials_again(api):
+    client, _, headers = api
+    credentials = {"access_token": "sf-token", "instance_url": "https://acme.my.salesforce.com"}
+    created = client.post("/api/v1/integrations", headers=headers, json={
+        "crmType": "salesforce", "name": "SF", "credentials": credentials, "settings": {"owner_id": "005A"}
+    }).json()  # fmt: skip
+    url = f"/api/v1/integrations/{created['id']}"
+    sandbox = {"owner_id": "005A", "login_url": "https://test.salesforce.com"}
+    moved = client.put(url, json={"settings": sandbox}, headers=headers)
+    assert moved.status_code == 422, moved.text
+    [error] = moved.json()["errors"]
+    assert error["field"] == "body.settings.login_url" and "send the credentials" in error["message"]
+    assert client.put(url, json={"settings": {"owner_id": "005B"}}, headers=headers).status_code == 200
+    resent = client.put(url, json={"settings": sandbox, "credentials": credentials}, headers=headers)
+    assert resent.status_code == 200 and resent.json()["settings"] == sandbox
+
+
+@pytest.mark.parametrize(
+    ("status", "error", "retryable"),
+    [(400, "refused", False), (403, "credentials_rejected", False), (404, "refused", False),
+     (429, "unavailable", True), (500, "unavailable", True)],
+)  # fmt: skip
+def test_the_connection_test_never_echoes_what_the_remote_end_answered(api, container, status, error, retryable):
+    client, _, headers = api
+    leak = {"status": "error", "message": "aws-secret-AKIA1234", "category": "INTERNAL-ROLE", "correlationId": "c-1"}
+    use_http(
+        container, lambda: httpx.AsyncClient(transport=httpx.MockTransport(lambda _: httpx.Response(status, json=leak)))
+    )
+    created = client.post("/api/v1/integrations", json=hubspot(), headers=headers).json()
+    answer = client.post(f"/api/v1/integrations/{created['id']}/test", headers=headers)
+    assert answer.status_code == 200
+    body = answer.json()
+    assert (body["ok"], body["error"], body["vendorStatus"], body["retryable"]) == (False, error, status, retryable)
+    assert "AKIA" not in answer.text and "INTERNAL-ROLE" not in answer.text and "c-1" not in answer.text

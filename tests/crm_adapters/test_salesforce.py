@@ -343,3 +343,14 @@ def test_instance_url_is_required(http):
 def test_lead_id_cannot_be_unmapped(http):
     with pytest.raises(CRMConfigError, match="External ID"):
         salesforce(http, field_mapping={"lead_id": None})
+
+
+async def test_a_refreshed_instance_url_off_salesforce_is_never_called(http, router):
+    router.post("https://login.salesforce.com/services/oauth2/token").respond(
+        200, json={**TOKEN_ANSWER, "instance_url": "https://attacker.example"}
+    )
+    router.post(f"{DATA}/sobjects/Task").respond(401, json=EXPIRED)
+    with pytest.raises(CRMConfigError) as caught:
+        await salesforce(http).create_task(TASK, contact_id="00Q1")
+    assert caught.value.field == "credentials.instance_url"
+    assert [call.request.url.host for call in router.calls] == ["acme.my.salesforce.com", "login.salesforce.com"]

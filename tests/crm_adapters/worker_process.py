@@ -1,7 +1,7 @@
 """A production-style worker process for the fault-injection test: `seiketsu worker` with short leases.
 
 Started with multiprocessing's spawn method, so it shares nothing with the test process but the database, Redis
-and the CRM fake's URL; the test kills it with SIGKILL whenever it likes.
+and the CRM fake's URL (a local double: private targets allowed); the test kills it with SIGKILL whenever it likes.
 """
 
 from __future__ import annotations
@@ -25,11 +25,12 @@ def runner_config() -> RunnerConfig:
     return RunnerConfig(lease=LEASE, redispatch_after=timedelta(seconds=3), backoff_base=0.0)
 
 
-def run_worker(database_url: str, redis_url: str) -> None:
+def run_worker(database_url: str, redis_url: str, crm_url: str) -> None:
     settings = make_settings(database_url=database_url, redis_url=redis_url, embedded_jobs=False)
     container = build_container(settings, runner_config=runner_config(), passwords=fast_passwords())
     register(container)
-    use_http(container, http_client_factory(timeout=CLIENT_TIMEOUT), delivery_lease=LEASE)
+    factory = http_client_factory(timeout=CLIENT_TIMEOUT, allow_private=True)
+    use_http(container, factory, base_url=crm_url, delivery_lease=LEASE)
     dispatcher = container.jobs.dispatcher
     assert isinstance(dispatcher, RQDispatcher)
     RQWorker(JobRunner(container, container.runner_config), dispatcher, sweep_interval=0.5).work()

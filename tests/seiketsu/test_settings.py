@@ -29,6 +29,14 @@ def test_the_web_apps_blocking_threads_are_few_by_default_and_configurable(tmp_p
         load_settings({"BLOCKING_THREADS": "0"}, workdir=tmp_path)
 
 
+def test_crm_vendors_are_pointed_at_local_doubles_by_the_server_configuration_only(tmp_path: Path) -> None:
+    assert load_settings({}, workdir=tmp_path).crm_base_urls == {}
+    doubles = "hubspot=http://127.0.0.1:9101/, zoho=https://zoho-double.test"
+    settings = load_settings({"CRM_BASE_URLS": doubles, "ALLOW_PRIVATE_CRM_TARGETS": "1"}, workdir=tmp_path)
+    assert settings.crm_base_urls == {"hubspot": "http://127.0.0.1:9101", "zoho": "https://zoho-double.test"}
+    assert settings.allow_private_crm_targets
+
+
 def test_secret_key_is_generated_once_into_an_owner_only_file(tmp_path: Path) -> None:
     first = load_settings({}, workdir=tmp_path).secret_key
     path = tmp_path / SECRET_FILE_NAME
@@ -66,6 +74,10 @@ def test_postgres_urls_get_the_psycopg_driver(tmp_path: Path) -> None:
         ({"ALLOW_PRIVATE_WEBHOOK_TARGETS": "maybe"}, "ALLOW_PRIVATE_WEBHOOK_TARGETS"),
         ({"JOB_BACKOFF_BASE_SECONDS": "-1"}, "JOB_BACKOFF_BASE_SECONDS"),
         ({"MALLOC_TRIM_INTERVAL_SECONDS": "often"}, "MALLOC_TRIM_INTERVAL_SECONDS"),
+        ({"ALLOW_PRIVATE_CRM_TARGETS": "maybe"}, "ALLOW_PRIVATE_CRM_TARGETS"),
+        ({"CRM_BASE_URLS": "http://127.0.0.1:9000"}, "CRM_BASE_URLS"),
+        ({"CRM_BASE_URLS": "hubspot=127.0.0.1:9000"}, "CRM_BASE_URLS"),
+        ({"CRM_BASE_URLS": "hubspot=http://a.test,hubspot=http://b.test"}, "CRM_BASE_URLS"),
     ],
 )
 def test_a_bad_value_names_the_variable(tmp_path: Path, env: dict[str, str], variable: str) -> None:

@@ -8,7 +8,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from seiketsu.container import Container
-from tests.webhooks.support import FakeResolver, runtime_of
+from tests.addresses import FakeResolver
+from tests.webhooks.support import runtime_of
 
 
 @pytest.fixture

@@ -31,24 +31,9 @@ from seiketsu.tenancy.scoping import system_session
 from tests.factories import OrgFixture
 from webhooks.runtime import WebhooksRuntime, webhooks_runtime
 
-PUBLIC_ADDRESS = "93.184.215.14"
-"""A public address the fake resolver gives names that should pass the SSRF check."""
-
 
 def runtime_of(container: Container) -> WebhooksRuntime:
     return webhooks_runtime(container)
-
-
-class FakeResolver:
-    """Answers from a table; a name not in it resolves to ``PUBLIC_ADDRESS``."""
-
-    def __init__(self, table: dict[str, list[str]] | None = None) -> None:
-        self.table = dict(table or {})
-        self.asked: list[str] = []
-
-    def __call__(self, host: str, port: int) -> list[str]:
-        self.asked.append(host)
-        return list(self.table.get(host, [PUBLIC_ADDRESS]))
 
 
 def enable_speed_to_lead(container: Container, org: OrgFixture, *, delay: int = 0) -> None:

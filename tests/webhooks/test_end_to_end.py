@@ -19,7 +19,7 @@ from compliance.vocabulary import ConsentChannel, Purpose
 from seiketsu.container import Container
 from seiketsu.leads.models import Lead
 from seiketsu.tenancy.scoping import system_session, tenant_session
-from tests.crm_adapters.delivery_support import make_integration
+from tests.crm_adapters.delivery_support import make_integration, vendor_mocks
 from tests.factories import login
 from tests.telephony.outbound_support import NOW, FakeClock, FakeTwilio, outbound_org, run_jobs, use_clock
 from tests.webhooks.support import create_source, enable_speed_to_lead, hubspot_headers, path_of, receiver, to_bytes
@@ -44,6 +44,7 @@ def test_hubspot_lead_to_placed_call_to_signed_call_completed(
         )  # fmt: skip
         session.commit()
     headers = login(client, org)
+    vendor_mocks(container)
     integration_id = make_integration(container, org, credentials={"access_token": "pat-na1-e2e"}, settings={})
     source = create_source(
         client, headers, provider="hubspot", name="HubSpot", integrationId=str(integration_id), secret=CLIENT_SECRET

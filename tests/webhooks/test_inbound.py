@@ -22,7 +22,7 @@ from crm_adapters.models import Integration
 from seiketsu.container import Container
 from seiketsu.leads.models import Lead
 from seiketsu.tenancy.scoping import system_session, tenant_session
-from tests.crm_adapters.delivery_support import make_integration
+from tests.crm_adapters.delivery_support import make_integration, vendor_mocks
 from tests.factories import OrgFixture, login, make_org
 from tests.telephony.outbound_support import run_jobs
 from tests.webhooks.support import (
@@ -57,7 +57,8 @@ def org(container: Container) -> OrgFixture:
 
 
 @pytest.fixture
-def crm() -> Iterator[respx.Router]:
+def crm(client: TestClient, container: Container) -> Iterator[respx.Router]:
+    vendor_mocks(container)
     with respx.mock(assert_all_called=False) as router:
         yield router
 

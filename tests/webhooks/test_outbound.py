@@ -13,9 +13,10 @@ from standardwebhooks.webhooks import Webhook
 
 from seiketsu.container import Container
 from seiketsu.tenancy.scoping import system_session, tenant_session
+from tests.addresses import FakeResolver
 from tests.factories import OrgFixture, login, make_org
 from tests.telephony.outbound_support import run_jobs
-from tests.webhooks.support import FakeResolver, Received, receiver, runtime_of
+from tests.webhooks.support import Received, receiver, runtime_of
 from webhooks.models import WebhookEndpoint
 
 CALL = {"callId": str(uuid.uuid4()), "outcome": "qualified", "durationSeconds": 93, "toNumber": "+12125550142"}
