@@ -23,14 +23,64 @@ class ComplianceDuties:
 
 
 @dataclass(frozen=True, slots=True)
-class Timeouts:
-    """How long each provider may take before the session gives up on it and falls back (seconds)."""
+class SilenceBudget:
+    """How much silence the caller may hear after they stop talking, whatever a provider does (seconds).
 
-    stt_final: float = 4.0
-    dialog_first_token: float = 6.0
-    dialog_next_token: float = 6.0
-    tts_first_byte: float = 4.0
-    tts_next_chunk: float = 4.0
+    Everything else derives from these two figures: when a holding phrase plays, when a late provider is
+    given up for its local fallback, and the outer limits of :class:`Timeouts`. ``fallback_lead_s`` is kept
+    back from each figure for the fallback itself to produce audio (a cached phrase, the scripted dialog,
+    the local voice's first sentence).
+    """
+
+    max_silence_s: float = 1.5
+    """Longest silence after the caller stops, or once the agent's audio has run out mid-reply."""
+    fallback_by_s: float = 2.5
+    """A late reply is replaced by the fallback's, audible this long after the caller stopped."""
+    fallback_lead_s: float = 0.5
+
+    def __post_init__(self) -> None:
+        if not 0 < self.fallback_lead_s < self.max_silence_s <= self.fallback_by_s:
+            raise ValueError("silence budget: need 0 < fallback lead < max silence <= fallback deadline")
+
+    @property
+    def hold_after_s(self) -> float:
+        """Silence after the caller stopped before a holding phrase plays, when no reply has started."""
+        return self.max_silence_s - self.fallback_lead_s
+
+    @property
+    def recognition_after_s(self) -> float:
+        """Time after the caller stopped before the cloud recognizer is given up for the local one."""
+        return self.max_silence_s - self.fallback_lead_s
+
+    @property
+    def reply_after_s(self) -> float:
+        """Time after the caller stopped before a reply not yet audible is given up for the fallback."""
+        return self.fallback_by_s - self.fallback_lead_s
+
+    @property
+    def stall_after_s(self) -> float:
+        """Silence once the reply's audio has run out before a stalled provider is given up."""
+        return self.max_silence_s - self.fallback_lead_s
+
+    def timeouts(self) -> Timeouts:
+        """Outer limits on each provider wait, for when the call's clock stops moving (no caller audio):
+        the session gives up far earlier on the call's own clock, as the budget above says."""
+        limit = self.fallback_by_s
+        return Timeouts(
+            stt_final=limit, dialog_first_token=limit, dialog_next_token=limit, tts_first_byte=limit,
+            tts_next_chunk=limit,
+        )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """Wall-clock limits on each provider wait (seconds); see :meth:`SilenceBudget.timeouts`."""
+
+    stt_final: float = 2.5
+    dialog_first_token: float = 2.5
+    dialog_next_token: float = 2.5
+    tts_first_byte: float = 2.5
+    tts_next_chunk: float = 2.5
     action: float = 10.0
     """A call action (transfer, booking, opt-out) on the host."""
     playback_slack: float = 2.0
@@ -53,6 +103,7 @@ class SessionConfig:
     compliance: ComplianceDuties = field(default_factory=ComplianceDuties)
     turn_taking: TurnConfig = field(default_factory=TurnConfig)
     chunking: ChunkingConfig = field(default_factory=ChunkingConfig)
+    silence: SilenceBudget = field(default_factory=SilenceBudget)
     timeouts: Timeouts = field(default_factory=Timeouts)
     max_tool_rounds: int = 3
     """Dialog calls per caller turn when tools keep asking for follow-ups."""

@@ -12,6 +12,7 @@ from agent.config import ComplianceDuties, Providers, SessionConfig, Timeouts
 from agent.fakes import FakeDialog, FakeSpeechToText, FakeTextToSpeech, RecordingCallActions, RecordingTransport
 from agent.greeting import GreetingCache
 from agent.interfaces import Dialog, SpeechToText, TextToSpeech
+from agent import phrases
 from agent.phrases import Identity
 from agent.session import CallSession
 from tests.agent.audio_samples import SpeechFactory, silence
@@ -86,7 +87,9 @@ class Call:
 
     async def warm_greeting(self) -> None:
         assert self.greetings is not None
-        await self.greetings.warm(organization_id="org-1", tts=self.tts, texts=[self.session.greeting_text()])
+        await self.greetings.warm(
+            organization_id="org-1", tts=self.tts, texts=[self.session.greeting_text(), phrases.HOLD]
+        )
 
     async def answer(self) -> None:
         """Start the session and let the greeting play out."""

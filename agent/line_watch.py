@@ -1,0 +1,145 @@
+"""Keeping the line alive while a provider is late, on the call's own clock.
+
+Each wait on a cloud provider (the recognizer's final text, the dialog's next token, the voice's next audio)
+is registered here for the call's current turn. :meth:`LineWatch.tick` runs on every caller frame (a media
+stream delivers one every 20 ms, speech or not) and, as the :class:`SilenceBudget` says, asks for a holding
+phrase when the reply is late, and expires the waits whose provider has had its share of the budget: the
+waiting code sees a ``TimeoutError`` and its fallback takes over. Deadlines are read on the session's clock,
+so the budget is kept in the caller's time, however busy the event loop is.
+
+Before the reply is audible, a wait expires a fixed time after the caller stopped (the recognizer earlier
+than the dialog and voice, to leave the local recognizer its turn). Once reply audio has gone out, a wait
+expires when the line has been silent for ``stall_after_s`` since that audio ran out: a stall mid-reply, or a
+trickle too slow to keep up with playback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Literal
+
+from agent.clock import Clock
+from agent.config import SilenceBudget
+from agent.playback import PlaybackTracker, SpokenReply
+
+Stage = Literal["stt", "dialog", "tts"]
+
+
+@dataclass(slots=True, eq=False)
+class ProviderWait:
+    """One wait on a provider."""
+
+    stage: Stage
+    started_at: float
+    timeout: asyncio.Timeout
+    watched: bool
+    expired_by_budget: bool = False
+
+
+@dataclass(slots=True, eq=False)
+class Turn:
+    """The caller's turn from the moment they stopped until the agent's reply is over."""
+
+    caller_stopped_at: float
+    reply: SpokenReply | None = None
+    """The reply being spoken, once the dialog was asked."""
+    held: bool = False
+    waits: set[ProviderWait] = field(default_factory=set)
+
+    @property
+    def replied(self) -> bool:
+        """Reply audio (not a holding phrase) has gone out."""
+        return self.reply is not None and any(chunk.audio_bytes for chunk in self.reply.chunks)
+
+
+class LineWatch:
+    """One call's provider waits, held to its silence budget."""
+
+    def __init__(self, *, budget: SilenceBudget, clock: Clock, tracker: PlaybackTracker) -> None:
+        self._budget = budget
+        self._clock = clock
+        self._tracker = tracker
+        self._turn: Turn | None = None
+        self._loose: set[ProviderWait] = set()
+
+    @property
+    def budget(self) -> SilenceBudget:
+        return self._budget
+
+    @property
+    def pending(self) -> bool:
+        """A turn is waiting for its reply (cheap: read on every caller frame)."""
+        return self._turn is not None
+
+    def turn_started(self, caller_stopped_at: float) -> Turn:
+        """The caller stopped talking at ``caller_stopped_at`` (session clock): the silence budget runs."""
+        turn = Turn(caller_stopped_at, waits=self._loose)
+        self._loose = set()
+        if self._turn is not None:  # the previous turn's waits are still this caller's silence
+            turn.waits |= self._turn.waits
+        self._turn = turn
+        return turn
+
+    def caller_speaking(self) -> None:
+        """The caller talks again: their own voice fills the line; waits carry over to the next turn."""
+        if self._turn is not None:
+            self._loose |= self._turn.waits
+            self._turn = None
+
+    def turn_over(self, turn: Turn) -> None:
+        """The reply to ``turn`` is done (or abandoned)."""
+        if self._turn is turn:
+            self._turn = None
+
+    @asynccontextmanager
+    async def waiting(self, stage: Stage, *, limit: float, watched: bool = True) -> AsyncIterator[ProviderWait]:
+        """Bound a wait on a provider by ``limit`` seconds of wall-clock time and, when ``watched`` (a
+        fallback exists), by the silence budget; either raises ``TimeoutError`` out of the block."""
+        async with asyncio.timeout(limit) as timeout:
+            wait = ProviderWait(stage, self._clock.now(), timeout, watched)
+            waits = self._turn.waits if self._turn is not None else self._loose
+            waits.add(wait)
+            try:
+                yield wait
+            finally:
+                waits.discard(wait)
+                if self._turn is not None:
+                    self._turn.waits.discard(wait)
+                self._loose.discard(wait)
+
+    def now(self) -> float:
+        return self._clock.now()
+
+    def tick(self) -> bool:
+        """A caller frame went by: expire the waits past their deadline; True when a holding phrase is due."""
+        turn = self._turn
+        if turn is None:
+            return False
+        now = self._clock.now()
+        budget = self._budget
+        since_stop = now - turn.caller_stopped_at
+        line_silent_for = self._line_silent_for(turn, now)
+        for wait in list(turn.waits):
+            if not wait.watched or wait.expired_by_budget:
+                continue
+            if turn.replied:
+                due = line_silent_for >= budget.stall_after_s
+            elif wait.stage == "stt":
+                due = since_stop >= budget.recognition_after_s
+            else:
+                due = since_stop >= budget.reply_after_s
+            if due:
+                wait.expired_by_budget = True
+                wait.timeout.reschedule(asyncio.get_running_loop().time())
+        if turn.replied or turn.held or self._tracker.speaking or since_stop < budget.hold_after_s:
+            return False
+        turn.held = True
+        return True
+
+    def _line_silent_for(self, turn: Turn, now: float) -> float:
+        if self._tracker.speaking and self._tracker.remaining_s(now) > 0:
+            return 0.0
+        return now - max(turn.caller_stopped_at, self._tracker.audio_ends_at)
