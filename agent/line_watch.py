@@ -134,12 +134,12 @@ class LineWatch:
             if due:
                 wait.expired_by_budget = True
                 wait.timeout.reschedule(asyncio.get_running_loop().time())
-        if turn.replied or turn.held or self._tracker.speaking or since_stop < budget.hold_after_s:
+        if turn.replied or turn.held or since_stop < budget.hold_after_s or self._tracker.remaining_s(now) > 0:
             return False
         turn.held = True
         return True
 
     def _line_silent_for(self, turn: Turn, now: float) -> float:
-        if self._tracker.speaking and self._tracker.remaining_s(now) > 0:
+        if self._tracker.remaining_s(now) > 0:
             return 0.0
         return now - max(turn.caller_stopped_at, self._tracker.audio_ends_at)
