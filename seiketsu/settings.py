@@ -18,6 +18,8 @@ from urllib.parse import urlsplit
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 SECRET_FILE_NAME = ".seiketsu_secret_key"
 MIN_SECRET_LENGTH = 32
+MIN_SILENCE_MS = 600
+"""Below this the local fallbacks (half a second kept for them to make audio) would have no time to run."""
 
 
 class ConfigError(ValueError):
@@ -56,6 +58,10 @@ class Settings:
     """At most this many blocking calls (database sessions) run at once in the web app, each on a worker thread."""
     malloc_trim_interval_seconds: float = 10.0
     """How often the web app and workers hand freed heap memory back to the OS (``malloc_trim``); 0 turns it off."""
+    agent_max_silence_ms: int = 1500
+    """Longest silence a caller may hear after they stop talking, whatever a speech or dialog provider does."""
+    agent_fallback_by_ms: int = 2500
+    """When a late provider's answer is replaced by the local fallback's, counted from the caller stopping."""
     previous_secret_keys: tuple[str, ...] = field(default=(), repr=False)
     """Keys ``SECRET_KEY`` replaced (``SECRET_KEY_PREVIOUS``, comma-separated): still accepted for decryption."""
 
@@ -164,6 +170,10 @@ def load_settings(env: Mapping[str, str] | None = None, *, workdir: Path | None 
     if bool(azure_key) != bool(azure_region):
         missing = "AZURE_SPEECH_REGION" if azure_key else "AZURE_SPEECH_KEY"
         raise ConfigError(missing, "AZURE_SPEECH_KEY and AZURE_SPEECH_REGION must be set together")
+    max_silence_ms = _int(env, "AGENT_MAX_SILENCE_MS", 1500, minimum=MIN_SILENCE_MS)
+    fallback_by_ms = _int(env, "AGENT_FALLBACK_BY_MS", 2500, minimum=MIN_SILENCE_MS)
+    if fallback_by_ms < max_silence_ms:
+        raise ConfigError("AGENT_FALLBACK_BY_MS", f"must be at least AGENT_MAX_SILENCE_MS ({max_silence_ms})")
     return Settings(
         database_url=_database_url(env, workdir),
         secret_key=_secret_key(env, workdir),
@@ -188,6 +198,8 @@ def load_settings(env: Mapping[str, str] | None = None, *, workdir: Path | None 
         freeze_gc_after_start=_bool(env, "FREEZE_GC_AFTER_START", True),
         blocking_threads=_int(env, "BLOCKING_THREADS", 2),
         malloc_trim_interval_seconds=_float(env, "MALLOC_TRIM_INTERVAL_SECONDS", 10.0),
+        agent_max_silence_ms=max_silence_ms,
+        agent_fallback_by_ms=fallback_by_ms,
         previous_secret_keys=tuple(
             k.strip() for k in (_optional(env, "SECRET_KEY_PREVIOUS") or "").split(",") if k.strip()
         ),
