@@ -10,7 +10,8 @@ so the budget is kept in the caller's time, however busy the event loop is.
 Before the reply is audible, a wait expires a fixed time after the caller stopped (the recognizer earlier
 than the dialog and voice, to leave the local recognizer its turn). Once reply audio has gone out, a wait
 expires when the line has been silent for ``stall_after_s`` since that audio ran out: a stall mid-reply, or a
-trickle too slow to keep up with playback.
+trickle too slow to keep up with playback. A wait that began after its deadline (the voice asked to say the
+fallback dialog's reply, say) still gets ``fallback_lead_s``: the time kept for the fallback's own audio.
 """
 
 from __future__ import annotations
@@ -121,17 +122,20 @@ class LineWatch:
         now = self._clock.now()
         budget = self._budget
         since_stop = now - turn.caller_stopped_at
-        line_silent_for = self._line_silent_for(turn, now)
+        silent_since = self._silent_since(turn, now)
         for wait in list(turn.waits):
             if not wait.watched or wait.expired_by_budget:
                 continue
             if turn.replied:
-                due = line_silent_for >= budget.stall_after_s
+                if silent_since is None:
+                    continue
+                due_at = silent_since + budget.stall_after_s
             elif wait.stage == "stt":
-                due = since_stop >= budget.recognition_after_s
+                due_at = turn.caller_stopped_at + budget.recognition_after_s
             else:
-                due = since_stop >= budget.reply_after_s
-            if due:
+                due_at = turn.caller_stopped_at + budget.reply_after_s
+            # a provider asked after an earlier one was given up gets the lead kept for the fallback
+            if now >= max(due_at, wait.started_at + budget.fallback_lead_s):
                 wait.expired_by_budget = True
                 wait.timeout.reschedule(asyncio.get_running_loop().time())
         if turn.replied or turn.held or since_stop < budget.hold_after_s or self._tracker.remaining_s(now) > 0:
@@ -139,7 +143,8 @@ class LineWatch:
         turn.held = True
         return True
 
-    def _line_silent_for(self, turn: Turn, now: float) -> float:
+    def _silent_since(self, turn: Turn, now: float) -> float | None:
+        """Since when the line has been silent in this turn (None while agent audio plays)."""
         if self._tracker.remaining_s(now) > 0:
-            return 0.0
-        return now - max(turn.caller_stopped_at, self._tracker.audio_ends_at)
+            return None
+        return max(turn.caller_stopped_at, self._tracker.audio_ends_at)

@@ -52,6 +52,8 @@ class MediaClock:
 class _Double:
     media: MediaClock
     misbehave: Misbehaviour = "none"
+    latency_s: float = 0.0
+    """Before the first part of every answer (a healthy provider's own latency)."""
     stall_at: int = 1
     """The part a stalled answer stops before."""
     trickle_s: float = 1.3
@@ -62,6 +64,8 @@ class _Double:
 
     async def _pace(self, index: int, mode: Misbehaviour) -> None:
         """Before part ``index`` of an answer."""
+        if index == 0 and self.latency_s:
+            await self.media.sleep(self.latency_s)
         if (mode == "hang" and index == 0) or (mode == "stall" and index == self.stall_at):
             await self.released.wait()
         elif mode == "trickle" and index > 0:
