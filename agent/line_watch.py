@@ -24,7 +24,7 @@ from typing import Literal
 
 from agent.clock import Clock
 from agent.config import SilenceBudget
-from agent.playback import PlaybackTracker, SpokenReply
+from agent.playback import PlaybackTracker
 
 Stage = Literal["stt", "dialog", "tts"]
 
@@ -45,15 +45,10 @@ class Turn:
     """The caller's turn from the moment they stopped until the agent's reply is over."""
 
     caller_stopped_at: float
-    reply: SpokenReply | None = None
-    """The reply being spoken, once the dialog was asked."""
+    replied: bool = False
+    """Agent audio other than the holding phrase has gone out since the caller stopped."""
     held: bool = False
     waits: set[ProviderWait] = field(default_factory=set)
-
-    @property
-    def replied(self) -> bool:
-        """Reply audio (not a holding phrase) has gone out."""
-        return self.reply is not None and any(chunk.audio_bytes for chunk in self.reply.chunks)
 
 
 class LineWatch:
@@ -89,6 +84,11 @@ class LineWatch:
         if self._turn is not None:
             self._loose |= self._turn.waits
             self._turn = None
+
+    def audio_sent(self) -> None:
+        """Agent audio (not the holding phrase) went to the caller."""
+        if self._turn is not None:
+            self._turn.replied = True
 
     def turn_over(self, turn: Turn) -> None:
         """The reply to ``turn`` is done (or abandoned)."""

@@ -8,9 +8,11 @@
 The per-frame path (:meth:`CallSession.feed_audio`) runs the detector and hands the frame to the open
 recognizer stream; it creates no task and awaits nothing unless the caller starts or stops talking.
 A reply's dialog and voice run in one task (plus the dialog's producer) that a barge-in cancels; tool calls
-run after the reply and are not cancelled halfway. Every provider call is bounded by a timeout, and a failing
-provider is replaced by its fallback for the rest of the call, with an apology and a transfer offer, so a
-failure never leaves the caller in silence.
+run after the reply and are not cancelled halfway. Every wait on a provider is held to the call's silence
+budget (:mod:`agent.line_watch`, checked on each caller frame): a late reply is covered by a cached holding
+phrase, and a failing or late provider is replaced by its fallback for the rest of the call (the fallback
+dialog finishes the reply; a new voice apologises and offers a transfer), so a failure never leaves the caller
+in silence.
 """
 
 from __future__ import annotations
@@ -113,6 +115,7 @@ class CallSession:
         self._heard_audio = False
         self._quiet_since_ms = 0
         self._reprompts = 0
+        self._holding = False
 
     @property
     def finished(self) -> asyncio.Event:
@@ -254,13 +257,12 @@ class CallSession:
         previous: asyncio.Task[None] | None,
     ) -> None:
         try:
-            await self._answer_turn(turn, event, stream, endpoint_at, utterance, previous)
+            await self._answer_turn(event, stream, endpoint_at, utterance, previous)
         finally:
             self._watch.turn_over(turn)
 
     async def _answer_turn(
         self,
-        turn: Turn,
         event: SpeechEnded,
         stream: RecognitionStream | None,
         endpoint_at: float,
@@ -294,15 +296,15 @@ class CallSession:
             return  # the caller is talking again; the next turn answers both
         dialog_timing, speech_timing = DialogTiming(), SpeechTiming()
         try:
-            await self._respond(turn, dialog_timing, speech_timing)
+            await self._respond(dialog_timing, speech_timing)
         finally:
             self._log.turns.append(_latency(latency, endpoint_at, dialog_timing, speech_timing))
 
     # --- replying
 
-    async def _respond(self, turn: Turn, dialog_timing: DialogTiming, speech_timing: SpeechTiming) -> None:
+    async def _respond(self, dialog_timing: DialogTiming, speech_timing: SpeechTiming) -> None:
         for _ in range(self.config.max_tool_rounds):
-            task = self._spawn(self._speak_dialog(turn, dialog_timing, speech_timing))
+            task = self._spawn(self._speak_dialog(dialog_timing, speech_timing))
             self._speaking = task
             await asyncio.wait([task])
             if self._speaking is task:
@@ -313,16 +315,13 @@ class CallSession:
             if not calls or not await self._control.run_tools(calls):
                 return
 
-    async def _speak_dialog(
-        self, turn: Turn, dialog_timing: DialogTiming, speech_timing: SpeechTiming
-    ) -> list[ToolCall]:
+    async def _speak_dialog(self, dialog_timing: DialogTiming, speech_timing: SpeechTiming) -> list[ToolCall]:
         """One reply: the dialog streams chunks, the speaker says them as they come; returns its tool calls.
 
         A dialog that fails or is late hands over to the fallback dialog, which finishes the reply (what the
         failed one already said stays said) and answers from then on; without one, the caller hears an apology.
         """
         reply = SpokenReply()
-        turn.reply = reply
         calls: list[ToolCall] = []
         self._speaker.take_failover()
         try:
@@ -411,11 +410,13 @@ class CallSession:
         if self._speaker.cached(phrases.HOLD) is None:
             return
         reply = SpokenReply()
+        self._holding = True
         try:
             await self._speaker.say(reply, phrases.HOLD, cache=True)
         except SpeechUnavailable:
             return
         finally:
+            self._holding = False
             if reply.chunks:
                 self._log.agent_spoke(reply)
 
@@ -478,6 +479,8 @@ class CallSession:
 
     def _audio_queued(self) -> None:
         self._played.clear()
+        if not self._holding:
+            self._watch.audio_sent()
 
     async def _wait_played(self) -> None:
         """Until the caller has heard everything queued (mark echoes), bounded by its length plus slack."""
