@@ -43,24 +43,16 @@ class SilenceBudget:
             raise ValueError("silence budget: need 0 < fallback lead < max silence <= fallback deadline")
 
     @property
-    def hold_after_s(self) -> float:
-        """Silence after the caller stopped before a holding phrase plays, when no reply has started."""
-        return self.max_silence_s - self.fallback_lead_s
-
-    @property
-    def recognition_after_s(self) -> float:
-        """Time after the caller stopped before the cloud recognizer is given up for the local one."""
+    def act_after_s(self) -> float:
+        """Silence after which the agent acts: 1. after the caller stopped, with no reply audible yet, a
+        holding phrase plays and the cloud recognizer is given up for the local one; 2. once the reply's audio
+        has run out, a stalled dialog or voice is given up."""
         return self.max_silence_s - self.fallback_lead_s
 
     @property
     def reply_after_s(self) -> float:
         """Time after the caller stopped before a reply not yet audible is given up for the fallback."""
         return self.fallback_by_s - self.fallback_lead_s
-
-    @property
-    def stall_after_s(self) -> float:
-        """Silence once the reply's audio has run out before a stalled provider is given up."""
-        return self.max_silence_s - self.fallback_lead_s
 
     def timeouts(self) -> Timeouts:
         """Outer limits on each provider wait, for when the call's clock stops moving (no caller audio):

@@ -9,7 +9,7 @@ so the budget is kept in the caller's time, however busy the event loop is.
 
 Before the reply is audible, a wait expires a fixed time after the caller stopped (the recognizer earlier
 than the dialog and voice, to leave the local recognizer its turn). Once reply audio has gone out, a wait
-expires when the line has been silent for ``stall_after_s`` since that audio ran out: a stall mid-reply, or a
+expires when the line has been silent for ``act_after_s`` since that audio ran out: a stall mid-reply, or a
 trickle too slow to keep up with playback. A wait that began after its deadline (the voice asked to say the
 fallback dialog's reply, say) still gets ``fallback_lead_s``: the time kept for the fallback's own audio.
 """
@@ -129,16 +129,16 @@ class LineWatch:
             if turn.replied:
                 if silent_since is None:
                     continue
-                due_at = silent_since + budget.stall_after_s
+                due_at = silent_since + budget.act_after_s
             elif wait.stage == "stt":
-                due_at = turn.caller_stopped_at + budget.recognition_after_s
+                due_at = turn.caller_stopped_at + budget.act_after_s
             else:
                 due_at = turn.caller_stopped_at + budget.reply_after_s
             # a provider asked after an earlier one was given up gets the lead kept for the fallback
             if now >= max(due_at, wait.started_at + budget.fallback_lead_s):
                 wait.expired_by_budget = True
                 wait.timeout.reschedule(asyncio.get_running_loop().time())
-        if turn.replied or turn.held or since_stop < budget.hold_after_s or self._tracker.remaining_s(now) > 0:
+        if turn.replied or turn.held or since_stop < budget.act_after_s or self._tracker.remaining_s(now) > 0:
             return False
         turn.held = True
         return True

@@ -244,24 +244,17 @@ class CallSession:
         stream = self._listener.end()
         now = self._clock.now()
         turn = self._watch.turn_started(now - event.endpointing_ms / 1000)
-        work = self._run_turn(turn, event, stream, now, self._utterances, self._last_turn)
-        self._last_turn = self._spawn(self._guard(work))
+        work = self._run_turn(event, stream, now, self._utterances, self._last_turn)
+        self._last_turn = self._spawn(self._guard(self._within(turn, work)))
 
-    async def _run_turn(
-        self,
-        turn: Turn,
-        event: SpeechEnded,
-        stream: RecognitionStream | None,
-        endpoint_at: float,
-        utterance: int,
-        previous: asyncio.Task[None] | None,
-    ) -> None:
+    async def _within(self, turn: Turn, work: Coroutine[Any, Any, None]) -> None:
+        """Run a turn's work; the silence budget stops running for it when the work is over."""
         try:
-            await self._answer_turn(event, stream, endpoint_at, utterance, previous)
+            await work
         finally:
             self._watch.turn_over(turn)
 
-    async def _answer_turn(
+    async def _run_turn(
         self,
         event: SpeechEnded,
         stream: RecognitionStream | None,
@@ -407,14 +400,10 @@ class CallSession:
     async def _hold(self) -> None:
         """The reply is late: a holding phrase, only from the cache (synthesizing it would be late too).
         Heard, so in the transcript; not part of the dialog history."""
-        if self._speaker.cached(phrases.HOLD) is None:
-            return
         reply = SpokenReply()
         self._holding = True
         try:
-            await self._speaker.say(reply, phrases.HOLD, cache=True)
-        except SpeechUnavailable:
-            return
+            await self._speaker.say_from_cache(reply, phrases.HOLD)
         finally:
             self._holding = False
             if reply.chunks:

@@ -57,6 +57,7 @@ class Speaker:
         self._timeouts = timeouts
         self._watch = watch
         self.tts = tts
+        self._primary = tts
         self._fallback = fallback_tts
         self._cache = cache
         self._organization_id = organization_id
@@ -68,9 +69,23 @@ class Speaker:
         self, reply: SpokenReply, text: str, *, timing: SpeechTiming | None = None, cache: bool = False
     ) -> None:
         """Speak one chunk of ``reply`` and queue its mark; raises :class:`SpeechUnavailable` if no voice can."""
+        await self._speak(reply, text, self.cached(text) if cache else None, timing=timing, cache=cache)
+
+    async def say_from_cache(self, reply: SpokenReply, text: str) -> bool:
+        """Play ``text`` from the cache only: in the current voice, else in the call's other voice (the one a
+        failover left behind still has its phrases); False when neither has it."""
+        voices = (self.tts, *(v for v in (self._primary, self._fallback) if v is not None and v is not self.tts))
+        audio = next((a for tts in voices if (a := self._cached_in(tts, text)) is not None), None)
+        if audio is None:
+            return False
+        await self._speak(reply, text, audio, timing=None, cache=True)
+        return True
+
+    async def _speak(
+        self, reply: SpokenReply, text: str, cached: bytes | None, *, timing: SpeechTiming | None, cache: bool
+    ) -> None:
         chunk = self._tracker.new_chunk(reply, text)
         try:
-            cached = self.cached(text) if cache else None
             if cached is not None:
                 if timing is not None and timing.tts_started_at is None:
                     timing.tts_started_at = self._clock.now()
@@ -97,12 +112,12 @@ class Speaker:
 
     def cached(self, text: str) -> bytes | None:
         """The phrase's audio in the current voice if the cache holds it."""
+        return self._cached_in(self.tts, text)
+
+    def _cached_in(self, tts: TextToSpeech, text: str) -> bytes | None:
         if self._cache is None:
             return None
-        return self._cache.get(self._key(text))
-
-    def _key(self, text: str) -> PhraseKey:
-        return PhraseKey.for_voice(organization_id=self._organization_id, tts=self.tts, text=text)
+        return self._cache.get(PhraseKey.for_voice(organization_id=self._organization_id, tts=tts, text=text))
 
     async def _synthesize(self, chunk: SpokenChunk, text: str, timing: SpeechTiming | None, *, cache: bool) -> None:
         while True:
