@@ -4,8 +4,9 @@ Each wait on a cloud provider (the recognizer's final text, the dialog's next to
 is registered here for the call's current turn. :meth:`LineWatch.tick` runs on every caller frame (a media
 stream delivers one every 20 ms, speech or not) and, as the :class:`SilenceBudget` says, asks for a holding
 phrase when the reply is late, and expires the waits whose provider has had its share of the budget: the
-waiting code sees a ``TimeoutError`` and its fallback takes over. Deadlines are read on the session's clock,
-so the budget is kept in the caller's time, however busy the event loop is.
+waiting code sees a ``TimeoutError`` and its fallback takes over. Deadlines are read on the session's clock
+when a frame arrives (in the simulator and tests, the call's media clock, so that silences are measured in
+the caller's time); each wait also keeps a wall-clock limit for when frames stop coming.
 
 Before the reply is audible, a wait expires a fixed time after the caller stopped (the recognizer earlier
 than the dialog and voice, to leave the local recognizer its turn). Once reply audio has gone out, a wait
@@ -60,10 +61,6 @@ class LineWatch:
         self._tracker = tracker
         self._turn: Turn | None = None
         self._loose: set[ProviderWait] = set()
-
-    @property
-    def budget(self) -> SilenceBudget:
-        return self._budget
 
     @property
     def pending(self) -> bool:
