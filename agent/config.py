@@ -26,10 +26,9 @@ class ComplianceDuties:
 class SilenceBudget:
     """How much silence the caller may hear after they stop talking, whatever a provider does (seconds).
 
-    Everything else derives from these two figures: when a holding phrase plays, when a late provider is
-    given up for its local fallback, and the outer limits of :class:`Timeouts`. ``fallback_lead_s`` is kept
-    back from each figure for the fallback itself to produce audio (a cached phrase, the scripted dialog,
-    the local voice's first sentence).
+    Everything else derives from these two figures: when a holding phrase plays, and when a late provider is
+    given up for its local fallback. ``fallback_lead_s`` is kept back from each figure for the fallback itself
+    to produce audio (a cached phrase, the scripted dialog, the local voice's first sentence).
     """
 
     max_silence_s: float = 1.5
@@ -54,25 +53,18 @@ class SilenceBudget:
         """Time after the caller stopped before a reply not yet audible is given up for the fallback."""
         return self.fallback_by_s - self.fallback_lead_s
 
-    def timeouts(self) -> Timeouts:
-        """Outer limits on each provider wait, for when the call's clock stops moving (no caller audio):
-        the session gives up far earlier on the call's own clock, as the budget above says."""
-        limit = self.fallback_by_s
-        return Timeouts(
-            stt_final=limit, dialog_first_token=limit, dialog_next_token=limit, tts_first_byte=limit,
-            tts_next_chunk=limit,
-        )  # fmt: skip
-
 
 @dataclass(frozen=True, slots=True)
 class Timeouts:
-    """Wall-clock limits on each provider wait (seconds); see :meth:`SilenceBudget.timeouts`."""
+    """Wall-clock limits on each provider wait (seconds), for the providers the :class:`SilenceBudget` cannot
+    give up on (no fallback: the local ones in embedded mode, a cold voice loading its model) and for when the
+    call's frames stop coming; a provider with a fallback is given up far sooner, as the budget says."""
 
-    stt_final: float = 2.5
-    dialog_first_token: float = 2.5
-    dialog_next_token: float = 2.5
-    tts_first_byte: float = 2.5
-    tts_next_chunk: float = 2.5
+    stt_final: float = 4.0
+    dialog_first_token: float = 6.0
+    dialog_next_token: float = 6.0
+    tts_first_byte: float = 4.0
+    tts_next_chunk: float = 4.0
     action: float = 10.0
     """A call action (transfer, booking, opt-out) on the host."""
     playback_slack: float = 2.0

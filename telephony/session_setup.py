@@ -126,7 +126,6 @@ def build_setup(call: Call, org: Organization, runtime: TelephonyRuntime) -> Cal
     providers, language = providers_for(org, runtime)
     marketing = call.purpose == "marketing"
     duties = call_duties(org, purpose=call.purpose, inbound=inbound, our_number=our_number, runtime=runtime)
-    budget = silence_budget(runtime)
     config = SessionConfig(
         call_id=str(call.id),
         organization_id=str(org.id),
@@ -137,7 +136,6 @@ def build_setup(call: Call, org: Organization, runtime: TelephonyRuntime) -> Cal
         timezone=org.timezone,
         instructions=_text(settings.get("instructions")) or "",
         compliance=ComplianceDuties(identify=duties.identify, interactive_opt_out=duties.interactive_opt_out),
-        silence=budget,
-        timeouts=budget.timeouts(),
+        silence=silence_budget(runtime),
     )
     return CallSetup(context=context, config=config, providers=providers)
