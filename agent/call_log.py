@@ -50,8 +50,9 @@ class CallLog:
         if reply not in self._lines:
             self._lines.append(reply)
 
-    def provider_failed(self, stage: str, provider: str, exc: BaseException) -> None:
-        self.failures.append(f"{stage} {provider}: {type(exc).__name__}")
+    def provider_failed(self, stage: str, provider: str, exc: BaseException, *, cost_ms: int) -> None:
+        """A provider was given up; ``cost_ms``: how long the call waited on it before its fallback took over."""
+        self.failures.append(f"{stage} {provider}: {type(exc).__name__} after {cost_ms} ms")
 
     def result(self, *, qualification: Qualification, now: float) -> CallResult:
         return CallResult(

@@ -23,8 +23,42 @@ class ComplianceDuties:
 
 
 @dataclass(frozen=True, slots=True)
+class SilenceBudget:
+    """How much silence the caller may hear after they stop talking, whatever a provider does (seconds).
+
+    Everything else derives from these two figures: when a holding phrase plays, and when a late provider is
+    given up for its local fallback. ``fallback_lead_s`` is kept back from each figure for the fallback itself
+    to produce audio (a cached phrase, the scripted dialog, the local voice's first sentence).
+    """
+
+    max_silence_s: float = 1.5
+    """Longest silence after the caller stops, or once the agent's audio has run out mid-reply."""
+    fallback_by_s: float = 2.5
+    """A late reply is replaced by the fallback's, audible this long after the caller stopped."""
+    fallback_lead_s: float = 0.5
+
+    def __post_init__(self) -> None:
+        if not 0 < self.fallback_lead_s < self.max_silence_s <= self.fallback_by_s:
+            raise ValueError("silence budget: need 0 < fallback lead < max silence <= fallback deadline")
+
+    @property
+    def act_after_s(self) -> float:
+        """Silence after which the agent acts: 1. after the caller stopped, with no reply audible yet, a
+        holding phrase plays and the cloud recognizer is given up for the local one; 2. once the reply's audio
+        has run out, a stalled dialog or voice is given up."""
+        return self.max_silence_s - self.fallback_lead_s
+
+    @property
+    def reply_after_s(self) -> float:
+        """Time after the caller stopped before a reply not yet audible is given up for the fallback."""
+        return self.fallback_by_s - self.fallback_lead_s
+
+
+@dataclass(frozen=True, slots=True)
 class Timeouts:
-    """How long each provider may take before the session gives up on it and falls back (seconds)."""
+    """Wall-clock limits on each provider wait (seconds), for the providers the :class:`SilenceBudget` cannot
+    give up on (no fallback: the local ones in embedded mode, a cold voice loading its model) and for when the
+    call's frames stop coming; a provider with a fallback is given up far sooner, as the budget says."""
 
     stt_final: float = 4.0
     dialog_first_token: float = 6.0
@@ -53,6 +87,7 @@ class SessionConfig:
     compliance: ComplianceDuties = field(default_factory=ComplianceDuties)
     turn_taking: TurnConfig = field(default_factory=TurnConfig)
     chunking: ChunkingConfig = field(default_factory=ChunkingConfig)
+    silence: SilenceBudget = field(default_factory=SilenceBudget)
     timeouts: Timeouts = field(default_factory=Timeouts)
     max_tool_rounds: int = 3
     """Dialog calls per caller turn when tools keep asking for follow-ups."""

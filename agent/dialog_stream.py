@@ -1,8 +1,9 @@
 """The dialog's side of a reply: its streamed events cut into speakable chunks, as they arrive.
 
 Runs as the producer of a reply (the speaker consumes the chunks), so the dialog keeps streaming while
-earlier chunks are synthesized and played. A dialog that fails or stalls raises :class:`DialogFailed`; the
-chunks already produced stay valid.
+earlier chunks are synthesized and played. A dialog that fails, or is late by the call's silence budget
+(:class:`agent.line_watch.LineWatch`), raises :class:`DialogFailed` and is closed, so that nothing it sends
+later is spoken; the chunks already produced stay valid.
 """
 
 from __future__ import annotations
@@ -15,10 +16,16 @@ from agent.chunking import ChunkingConfig, SentenceChunker
 from agent.clock import Clock
 from agent.config import Timeouts
 from agent.interfaces import Dialog, DialogContext, TextDelta, ToolCall, ToolSpec
+from agent.line_watch import LineWatch
 
 
 class DialogFailed(Exception):
-    """The dialog raised or timed out; ``__cause__`` holds the provider's error."""
+    """The dialog raised or timed out; ``__cause__`` holds the provider's error, ``cost_s`` how long the
+    failing wait lasted."""
+
+    def __init__(self, message: str, *, cost_s: float) -> None:
+        super().__init__(message)
+        self.cost_s = cost_s
 
 
 @dataclass(slots=True)
@@ -43,12 +50,16 @@ async def produce_chunks(
     tools: Sequence[ToolSpec],
     chunking: ChunkingConfig,
     timeouts: Timeouts,
+    watch: LineWatch,
+    watched: bool,
     clock: Clock,
     timing: DialogTiming,
     chunks: asyncio.Queue[str | None],
     output: DialogOutput,
 ) -> None:
-    """Stream ``dialog``'s reply into ``chunks`` (ending with None, always) and tool calls into ``output``."""
+    """Stream ``dialog``'s reply into ``chunks`` (ending with None, always) and tool calls into ``output``.
+
+    ``watched``: hold the dialog to the call's silence budget (it has a fallback)."""
     chunker = SentenceChunker(chunking)
     if timing.started_at is None:
         timing.started_at = clock.now()
@@ -56,15 +67,16 @@ async def produce_chunks(
     timeout = timeouts.dialog_first_token
     try:
         while True:
+            started = clock.now()
             try:
-                async with asyncio.timeout(timeout):
+                async with watch.waiting("dialog", limit=timeout, watched=watched):
                     event = await anext(iterator)
             except StopAsyncIteration:
                 break
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # whatever the provider raised, or the timeout
-                raise DialogFailed(f"dialog {dialog.name} failed: {exc!r}") from exc
+                raise DialogFailed(f"dialog {dialog.name} failed: {exc!r}", cost_s=clock.now() - started) from exc
             timeout = timeouts.dialog_next_token
             if isinstance(event, ToolCall):
                 output.tool_calls.append(event)

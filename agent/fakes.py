@@ -215,6 +215,8 @@ class RecordingTransport:
         self._timers: list[asyncio.TimerHandle] = []
         self._echoes: set[asyncio.Task[None]] = set()
         self.first_audio_at: float | None = None
+        self.heard: list[tuple[float, float]] = []
+        """Stretches of agent audio played by :meth:`play` on the test's clock: (start, end), in order."""
 
     def attach(self, on_mark: Callable[[str], Awaitable[None]]) -> None:
         """Where mark echoes go (the session's ``on_mark``)."""
@@ -271,7 +273,10 @@ class RecordingTransport:
                 continue
             left = ulaw_duration_ms(value) - self._head_played_ms
             step = min(left, budget)
+            started = self._now()
             self._advance(step)
+            if self._clock is not None and step > 0:
+                self.heard.append((started, self._now()))
             budget -= step
             if step < left:
                 self._head_played_ms += step

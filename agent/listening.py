@@ -3,7 +3,9 @@ fed as the caller speaks, finished at the endpoint.
 
 When the recognizer fails (to start, to take audio, to finish in time), the utterance is recognized again by
 the fallback recognizer from the whole utterance audio the turn detector kept, and the fallback serves the
-rest of the call: the caller is not asked to repeat themselves because a service hiccuped.
+rest of the call: the caller is not asked to repeat themselves because a service hiccuped. A recognizer that
+is late by the call's silence budget (:class:`agent.line_watch.LineWatch`) counts as failed; its late text is
+dropped with its stream.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Callable
 
 from agent.config import Timeouts
 from agent.interfaces import RecognitionStream, SpeechToText
+from agent.line_watch import LineWatch
 
 logger = logging.getLogger(__name__)
 
@@ -28,12 +31,14 @@ class Listener:
         fallback: SpeechToText | None,
         language: str,
         timeouts: Timeouts,
-        on_provider_failure: Callable[[str, str, BaseException], None],
+        watch: LineWatch,
+        on_provider_failure: Callable[[str, str, BaseException, float], None],
     ) -> None:
         self._stt = stt
         self._fallback = fallback
         self._language = language
         self._timeouts = timeouts
+        self._watch = watch
         self._on_provider_failure = on_provider_failure
         self._stream: RecognitionStream | None = None
         self._closing: set[asyncio.Task[None]] = set()
@@ -52,7 +57,7 @@ class Listener:
             stream = self._stt.start(language=self._language)
             stream.feed(audio)
         except Exception as exc:  # the utterance is recognized again at its end
-            self._failed(self._stt, exc)
+            self._failed(exc)
             return
         self._stream = stream
 
@@ -63,7 +68,7 @@ class Listener:
         try:
             self._stream.feed(pcm)
         except Exception as exc:  # the utterance is recognized again at its end
-            self._failed(self._stt, exc)
+            self._failed(exc)
             self._close_later(self._stream)
             self._stream = None
 
@@ -75,17 +80,21 @@ class Listener:
     async def recognize(self, stream: RecognitionStream | None, audio: bytes) -> str | None:
         """The utterance's final text ("" when nothing was said), or None when no recognizer could tell."""
         if stream is not None:
+            stt = self._stt
+            watched = self._fallback is not None and self._fallback is not stt
+            started = self._watch.now()
             try:
-                async with asyncio.timeout(self._timeouts.stt_final):
+                async with self._watch.waiting("stt", limit=self._timeouts.stt_final, watched=watched):
                     return (await stream.finish()).strip()
             except Exception as exc:  # provider failure or timeout
-                self._failed(self._stt, exc)
+                self._on_provider_failure("stt", stt.name, exc, self._watch.now() - started)
             finally:
                 await _close(stream)
         fallback = self._fallback
         if fallback is None:
             return None
         self._stt = fallback
+        started = self._watch.now()
         try:
             retry = fallback.start(language=self._language)
             try:
@@ -95,7 +104,7 @@ class Listener:
             finally:
                 await _close(retry)
         except Exception as exc:  # the fallback failed too
-            self._on_provider_failure("stt", fallback.name, exc)
+            self._on_provider_failure("stt", fallback.name, exc, self._watch.now() - started)
             return None
 
     async def aclose(self) -> None:
@@ -105,8 +114,8 @@ class Listener:
         if self._closing:
             await asyncio.wait(self._closing)
 
-    def _failed(self, stt: SpeechToText, exc: BaseException) -> None:
-        self._on_provider_failure("stt", stt.name, exc)
+    def _failed(self, exc: BaseException) -> None:
+        self._on_provider_failure("stt", self._stt.name, exc, 0.0)
 
     def _close_later(self, stream: RecognitionStream) -> None:
         task = asyncio.create_task(_close(stream))

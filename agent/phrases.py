@@ -27,6 +27,8 @@ OPT_OUT_CONFIRMED = (
     "Understood. I've removed your number from our call list, and you won't hear from us again. Goodbye."
 )
 STILL_THERE = "Are you still there?"
+HOLD = "Just a moment."
+"""Said from the cache when the reply is late, so that the caller is never left in silence."""
 GOODBYE_NO_RESPONSE = "I'll let you go for now. Feel free to call us back anytime. Goodbye."
 
 
@@ -87,6 +89,7 @@ def cacheable_phrases(
         OPT_OUT_CONFIRMED,
         STILL_THERE,
         GOODBYE_NO_RESPONSE,
+        HOLD,
     ]
 
 

@@ -95,6 +95,11 @@ class PlaybackTracker:
         """Estimated time until the queued audio has played."""
         return max(0.0, self._play_end - now) if self._queued else 0.0
 
+    @property
+    def audio_ends_at(self) -> float:
+        """When the audio queued so far has played (or was cut), on the session's clock."""
+        return self._play_end
+
     def new_chunk(self, reply: SpokenReply, text: str) -> SpokenChunk:
         """Register the next chunk of ``reply``; its mark name is unique within the call."""
         self._seq += 1

@@ -77,4 +77,5 @@ class CallResult:
     transferred: bool = False
     opted_out: bool = False
     provider_failures: tuple[str, ...] = ()
-    """One line per provider failure that forced a fallback, e.g. "dialog openai: TimeoutError"."""
+    """One line per provider failure that forced a fallback, with what it cost the caller in waiting, e.g.
+    "dialog openai: TimeoutError after 2000 ms"."""

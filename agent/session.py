@@ -8,9 +8,11 @@
 The per-frame path (:meth:`CallSession.feed_audio`) runs the detector and hands the frame to the open
 recognizer stream; it creates no task and awaits nothing unless the caller starts or stops talking.
 A reply's dialog and voice run in one task (plus the dialog's producer) that a barge-in cancels; tool calls
-run after the reply and are not cancelled halfway. Every provider call is bounded by a timeout, and a failing
-provider is replaced by its fallback for the rest of the call, with an apology and a transfer offer, so a
-failure never leaves the caller in silence.
+run after the reply and are not cancelled halfway. Every wait on a provider is held to the call's silence
+budget (:mod:`agent.line_watch`, checked on each caller frame): a late reply is covered by a cached holding
+phrase, and a failing or late provider is replaced by its fallback for the rest of the call (the fallback
+dialog finishes the reply; a new voice apologises and offers a transfer), so a failure never leaves the caller
+in silence.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from agent.dialog_stream import DialogFailed, DialogOutput, DialogTiming, produc
 from agent.errors import SpeechUnavailable
 from agent.greeting import GreetingCache
 from agent.interfaces import CallActions, CallTransport, Dialog, Message, RecognitionStream, ToolCall
+from agent.line_watch import LineWatch, Turn
 from agent.listening import Listener
 from agent.playback import PlaybackTracker, SpokenReply
 from agent.records import CallResult, TurnLatency
@@ -68,6 +71,7 @@ class CallSession:
         self._clock: Clock = clock or MonotonicClock()
         self._detector = TurnDetector(config.turn_taking)
         self._tracker = PlaybackTracker()
+        self._watch = LineWatch(budget=config.silence, clock=self._clock, tracker=self._tracker)
         self._dialog: Dialog = providers.dialog
         self._state = CallState()
         self._log = CallLog(self._clock.now())
@@ -77,6 +81,7 @@ class CallSession:
             tracker=self._tracker,
             clock=self._clock,
             timeouts=config.timeouts,
+            watch=self._watch,
             tts=providers.tts,
             fallback_tts=providers.fallback_tts,
             cache=greetings,
@@ -89,6 +94,7 @@ class CallSession:
             fallback=providers.fallback_stt,
             language=config.language,
             timeouts=config.timeouts,
+            watch=self._watch,
             on_provider_failure=weakly(self._provider_failed),
         )
         self._control = CallControl(
@@ -109,6 +115,7 @@ class CallSession:
         self._heard_audio = False
         self._quiet_since_ms = 0
         self._reprompts = 0
+        self._holding = False
 
     @property
     def finished(self) -> asyncio.Event:
@@ -119,6 +126,8 @@ class CallSession:
     async def start(self) -> None:
         """Play the greeting at once (from the cache when warm) and start listening."""
         self._log.started_at = self._clock.now()
+        if self._speaker.cached(phrases.HOLD) is None:
+            self._spawn(self._warm_hold())
         text = self.greeting_text()
         reply = SpokenReply()
         if self._speaker.cached(text) is not None:
@@ -134,6 +143,8 @@ class CallSession:
             self._heard_audio = True
             self._log.audio_arrived(self._clock.now(), len(pcm))
         events = self._detector.feed(pcm)
+        if self._watch.pending and self._watch.tick():
+            self._spawn(self._hold())
         if not events:
             if self._listener.active:
                 self._listener.feed(pcm)
@@ -225,13 +236,23 @@ class CallSession:
 
     async def _on_speech_started(self, event: SpeechStarted) -> None:
         self._utterances += 1
+        self._watch.caller_speaking()
         await self._interrupt()
         self._listener.begin(event.audio)
 
     def _on_speech_ended(self, event: SpeechEnded) -> None:
         stream = self._listener.end()
-        turn = self._run_turn(event, stream, self._clock.now(), self._utterances, self._last_turn)
-        self._last_turn = self._spawn(self._guard(turn))
+        now = self._clock.now()
+        turn = self._watch.turn_started(now - event.endpointing_ms / 1000)
+        work = self._run_turn(event, stream, now, self._utterances, self._last_turn)
+        self._last_turn = self._spawn(self._guard(self._within(turn, work)))
+
+    async def _within(self, turn: Turn, work: Coroutine[Any, Any, None]) -> None:
+        """Run a turn's work; the silence budget stops running for it when the work is over."""
+        try:
+            await work
+        finally:
+            self._watch.turn_over(turn)
 
     async def _run_turn(
         self,
@@ -288,11 +309,47 @@ class CallSession:
                 return
 
     async def _speak_dialog(self, dialog_timing: DialogTiming, speech_timing: SpeechTiming) -> list[ToolCall]:
-        """One reply: the dialog streams chunks, the speaker says them as they come; returns its tool calls."""
-        dialog = self._dialog
+        """One reply: the dialog streams chunks, the speaker says them as they come; returns its tool calls.
+
+        A dialog that fails or is late hands over to the fallback dialog, which finishes the reply (what the
+        failed one already said stays said) and answers from then on; without one, the caller hears an apology.
+        """
         reply = SpokenReply()
+        calls: list[ToolCall] = []
+        self._speaker.take_failover()
+        try:
+            while True:
+                dialog = self._dialog
+                try:
+                    calls = await self._stream_reply(dialog, reply, dialog_timing, speech_timing)
+                    break
+                except DialogFailed as exc:
+                    self._provider_failed("dialog", dialog.name, exc.__cause__ or exc, exc.cost_s)
+                    fallback = self._providers.fallback_dialog
+                    if fallback is None or fallback is dialog:
+                        await self._speaker.say(
+                            reply, phrases.APOLOGY_OFFER_TRANSFER, timing=speech_timing, cache=True
+                        )
+                        break
+                    self._dialog = fallback
+            if self._speaker.take_failover():
+                await self._speaker.say(reply, phrases.APOLOGY_OFFER_TRANSFER, cache=True)
+        except SpeechUnavailable:
+            calls = []
+            await self._control.no_voice_left()
+        finally:
+            if reply.interrupted:
+                calls = []
+            self._commit(reply, calls)
+        return calls
+
+    async def _stream_reply(
+        self, dialog: Dialog, reply: SpokenReply, dialog_timing: DialogTiming, speech_timing: SpeechTiming
+    ) -> list[ToolCall]:
+        """``dialog``'s reply spoken into ``reply``; raises :class:`DialogFailed` after what it did say."""
         output = DialogOutput()
         chunks: asyncio.Queue[str | None] = asyncio.Queue()
+        fallback = self._providers.fallback_dialog
         producer = asyncio.create_task(
             produce_chunks(
                 dialog=dialog,
@@ -300,37 +357,23 @@ class CallSession:
                 tools=tools.AGENT_TOOLS,
                 chunking=self.config.chunking,
                 timeouts=self.config.timeouts,
+                watch=self._watch,
+                watched=fallback is not None and fallback is not dialog,
                 clock=self._clock,
                 timing=dialog_timing,
                 chunks=chunks,
                 output=output,
             )
         )
-        failed = False
-        self._speaker.take_failover()
         try:
-            try:
-                while (chunk := await chunks.get()) is not None:
-                    await self._speaker.say(reply, chunk, timing=speech_timing)
-                await producer
-                if self._speaker.take_failover():
-                    await self._speaker.say(reply, phrases.APOLOGY_OFFER_TRANSFER, cache=True)
-            except DialogFailed as exc:
-                failed = True
-                self._provider_failed("dialog", dialog.name, exc.__cause__ or exc)
-                if self._providers.fallback_dialog is not None:
-                    self._dialog = self._providers.fallback_dialog
-                await self._speaker.say(reply, phrases.APOLOGY_OFFER_TRANSFER, timing=speech_timing, cache=True)
-        except SpeechUnavailable:
-            failed = True
-            await self._control.no_voice_left()
+            while (chunk := await chunks.get()) is not None:
+                await self._speaker.say(reply, chunk, timing=speech_timing)
+            await producer
         finally:
             if not producer.done():
                 producer.cancel()
                 await asyncio.wait([producer])
-            calls = [] if failed or reply.interrupted else output.tool_calls
-            self._commit(reply, calls)
-        return calls
+        return output.tool_calls
 
     # --- speaking outside the dialog
 
@@ -353,6 +396,25 @@ class CallSession:
             await self._control.no_voice_left()
         finally:
             self._commit(reply, [])
+
+    async def _hold(self) -> None:
+        """The reply is late: a holding phrase, only from the cache (synthesizing it would be late too).
+        Heard, so in the transcript; not part of the dialog history."""
+        reply = SpokenReply()
+        self._holding = True
+        try:
+            await self._speaker.say_from_cache(reply, phrases.HOLD)
+        finally:
+            self._holding = False
+            if reply.chunks:
+                self._log.agent_spoke(reply)
+
+    async def _warm_hold(self) -> None:
+        """Cache the holding phrase in the call's voice if it is not yet (first call of an organization)."""
+        try:
+            await self._speaker.warm(phrases.HOLD)
+        except Exception as exc:  # a background task's boundary: the call simply has no holding phrase
+            logger.info("holding phrase not cached", extra={"call_id": self.config.call_id, "error": repr(exc)})
 
     async def _interrupt(self) -> None:
         """Barge-in: stop the reply in progress and drop the audio the caller has not heard yet."""
@@ -406,6 +468,8 @@ class CallSession:
 
     def _audio_queued(self) -> None:
         self._played.clear()
+        if not self._holding:
+            self._watch.audio_sent()
 
     async def _wait_played(self) -> None:
         """Until the caller has heard everything queued (mark echoes), bounded by its length plus slack."""
@@ -420,11 +484,18 @@ class CallSession:
 
     # --- failures and tasks
 
-    def _provider_failed(self, stage: str, provider: str, exc: BaseException) -> None:
-        self._log.provider_failed(stage, provider, exc)
+    def _provider_failed(self, stage: str, provider: str, exc: BaseException, cost_s: float) -> None:
+        cost_ms = round(cost_s * 1000)
+        self._log.provider_failed(stage, provider, exc, cost_ms=cost_ms)
         logger.warning(
             "provider failed; falling back",
-            extra={"call_id": self.config.call_id, "stage": stage, "provider": provider, "error": repr(exc)},
+            extra={
+                "call_id": self.config.call_id,
+                "stage": stage,
+                "provider": provider,
+                "error": repr(exc),
+                "cost_ms": cost_ms,
+            },
         )
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:

@@ -1,8 +1,9 @@
 """Speaking to the caller: text -> synthesis (streaming) -> transport, a mark after each chunk.
 
 Audio is handed to the transport as the voice produces it, never after the whole chunk is synthesized. Fixed
-phrases come from the :class:`GreetingCache` when present. When the voice fails or stalls, the fallback voice
-says the chunk instead and stays in use for the rest of the call.
+phrases come from the :class:`GreetingCache` when present. When the voice fails, or is late by the call's
+silence budget (:class:`agent.line_watch.LineWatch`), the fallback voice says the chunk again from its start
+(audio cannot tell which words were heard) and stays in use for the rest of the call.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from agent.config import Timeouts
 from agent.errors import SpeechUnavailable
 from agent.greeting import GreetingCache, PhraseKey
 from agent.interfaces import CallTransport, TextToSpeech
+from agent.line_watch import LineWatch
 from agent.playback import PlaybackTracker, SpokenChunk, SpokenReply
 
 logger = logging.getLogger(__name__)
@@ -41,18 +43,21 @@ class Speaker:
         tracker: PlaybackTracker,
         clock: Clock,
         timeouts: Timeouts,
+        watch: LineWatch,
         tts: TextToSpeech,
         fallback_tts: TextToSpeech | None,
         cache: GreetingCache | None,
         organization_id: str,
-        on_provider_failure: Callable[[str, str, BaseException], None],
+        on_provider_failure: Callable[[str, str, BaseException, float], None],
         on_audio: Callable[[], None],
     ) -> None:
         self._transport = transport
         self._tracker = tracker
         self._clock = clock
         self._timeouts = timeouts
+        self._watch = watch
         self.tts = tts
+        self._primary = tts
         self._fallback = fallback_tts
         self._cache = cache
         self._organization_id = organization_id
@@ -64,9 +69,23 @@ class Speaker:
         self, reply: SpokenReply, text: str, *, timing: SpeechTiming | None = None, cache: bool = False
     ) -> None:
         """Speak one chunk of ``reply`` and queue its mark; raises :class:`SpeechUnavailable` if no voice can."""
+        await self._speak(reply, text, self.cached(text) if cache else None, timing=timing, cache=cache)
+
+    async def say_from_cache(self, reply: SpokenReply, text: str) -> bool:
+        """Play ``text`` from the cache only: in the current voice, else in the call's other voice (the one a
+        failover left behind still has its phrases); False when neither has it."""
+        voices = (self.tts, *(v for v in (self._primary, self._fallback) if v is not None and v is not self.tts))
+        audio = next((a for tts in voices if (a := self._cached_in(tts, text)) is not None), None)
+        if audio is None:
+            return False
+        await self._speak(reply, text, audio, timing=None, cache=True)
+        return True
+
+    async def _speak(
+        self, reply: SpokenReply, text: str, cached: bytes | None, *, timing: SpeechTiming | None, cache: bool
+    ) -> None:
         chunk = self._tracker.new_chunk(reply, text)
         try:
-            cached = self.cached(text) if cache else None
             if cached is not None:
                 if timing is not None and timing.tts_started_at is None:
                     timing.tts_started_at = self._clock.now()
@@ -86,14 +105,19 @@ class Speaker:
         failed_over, self._failed_over = self._failed_over, False
         return failed_over
 
+    async def warm(self, text: str) -> None:
+        """Synthesize ``text`` whole into the cache in the current voice (no cache: nothing to do)."""
+        if self._cache is not None:
+            await self._cache.synthesize(organization_id=self._organization_id, tts=self.tts, text=text)
+
     def cached(self, text: str) -> bytes | None:
         """The phrase's audio in the current voice if the cache holds it."""
+        return self._cached_in(self.tts, text)
+
+    def _cached_in(self, tts: TextToSpeech, text: str) -> bytes | None:
         if self._cache is None:
             return None
-        return self._cache.get(self._key(text))
-
-    def _key(self, text: str) -> PhraseKey:
-        return PhraseKey.for_voice(organization_id=self._organization_id, tts=self.tts, text=text)
+        return self._cache.get(PhraseKey.for_voice(organization_id=self._organization_id, tts=tts, text=text))
 
     async def _synthesize(self, chunk: SpokenChunk, text: str, timing: SpeechTiming | None, *, cache: bool) -> None:
         while True:
@@ -102,15 +126,17 @@ class Speaker:
             if timing is not None and timing.tts_started_at is None:
                 timing.tts_started_at = self._clock.now()
             stream = self._stream(tts, text)
+            waiting_since = self._clock.now()
             try:
                 async for audio in stream:
                     if collected is not None:
                         collected.append(audio)
                     await self._send(chunk, audio, timing)
+                    waiting_since = self._clock.now()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # any provider failure: the fallback voice takes over
-                self._on_provider_failure("tts", tts.name, exc)
+                self._on_provider_failure("tts", tts.name, exc, self._clock.now() - waiting_since)
                 if self._fallback is None or self._fallback is tts:
                     raise SpeechUnavailable(f"voice {tts.name} failed and no fallback is left") from exc
                 self.tts = self._fallback
@@ -126,10 +152,11 @@ class Speaker:
     async def _stream(self, tts: TextToSpeech, text: str) -> AsyncGenerator[bytes, None]:
         iterator = tts.synthesize(text).__aiter__()
         timeout = self._timeouts.tts_first_byte
+        watched = self._fallback is not None and tts is not self._fallback
         try:
             while True:
                 try:
-                    async with asyncio.timeout(timeout):
+                    async with self._watch.waiting("tts", limit=timeout, watched=watched):
                         audio = await anext(iterator)
                 except StopAsyncIteration:
                     return

@@ -20,6 +20,8 @@ from urllib.parse import urlsplit
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 SECRET_FILE_NAME = ".seiketsu_secret_key"
 MIN_SECRET_LENGTH = 32
+MIN_SILENCE_MS = 600
+"""Below this the local fallbacks (half a second kept for them to make audio) would have no time to run."""
 
 
 class ConfigError(ValueError):
@@ -65,6 +67,10 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ()
     """Addresses and networks of the proxies in front of the app (``TRUSTED_PROXIES``, comma-separated): only a
     request from one of them has its ``X-Forwarded-For`` believed. None by default."""
+    agent_max_silence_ms: int = 1500
+    """Longest silence a caller may hear after they stop talking, whatever a speech or dialog provider does."""
+    agent_fallback_by_ms: int = 2500
+    """When a late provider's answer is replaced by the local fallback's, counted from the caller stopping."""
     previous_secret_keys: tuple[str, ...] = field(default=(), repr=False)
     """Keys ``SECRET_KEY`` replaced (``SECRET_KEY_PREVIOUS``, comma-separated): still accepted for decryption."""
 
@@ -200,6 +206,10 @@ def load_settings(env: Mapping[str, str] | None = None, *, workdir: Path | None 
     if bool(azure_key) != bool(azure_region):
         missing = "AZURE_SPEECH_REGION" if azure_key else "AZURE_SPEECH_KEY"
         raise ConfigError(missing, "AZURE_SPEECH_KEY and AZURE_SPEECH_REGION must be set together")
+    max_silence_ms = _int(env, "AGENT_MAX_SILENCE_MS", 1500, minimum=MIN_SILENCE_MS)
+    fallback_by_ms = _int(env, "AGENT_FALLBACK_BY_MS", 2500, minimum=MIN_SILENCE_MS)
+    if fallback_by_ms < max_silence_ms:
+        raise ConfigError("AGENT_FALLBACK_BY_MS", f"must be at least AGENT_MAX_SILENCE_MS ({max_silence_ms})")
     return Settings(
         database_url=_database_url(env, workdir),
         secret_key=_secret_key(env, workdir),
@@ -227,6 +237,8 @@ def load_settings(env: Mapping[str, str] | None = None, *, workdir: Path | None 
         blocking_threads=_int(env, "BLOCKING_THREADS", 2),
         malloc_trim_interval_seconds=_float(env, "MALLOC_TRIM_INTERVAL_SECONDS", 10.0),
         trusted_proxies=_networks(env, "TRUSTED_PROXIES"),
+        agent_max_silence_ms=max_silence_ms,
+        agent_fallback_by_ms=fallback_by_ms,
         previous_secret_keys=tuple(
             k.strip() for k in (_optional(env, "SECRET_KEY_PREVIOUS") or "").split(",") if k.strip()
         ),

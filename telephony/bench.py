@@ -181,12 +181,14 @@ async def _utterances(*, natural: bool) -> list[Utterance]:
         await tts.aclose()
 
 
-def _script(utterances: list[Utterance], turns: int, barge_in: bool) -> list[Step]:
+def _script(utterances: list[Utterance], turns: int, barge_in: bool, *, settle: float = 0.3) -> list[Step]:
+    """``settle``: the line's silence that tells the caller the reply is over (longer than any silence the
+    agent may leave within a reply, or the caller talks over its fallback)."""
     steps: list[Step] = [AwaitReply(timeout=15, settle=0.3)]
     for turn in range(turns):
-        steps += [utterances[turn % len(utterances)], AwaitReply(timeout=15, settle=0.3)]
+        steps += [utterances[turn % len(utterances)], AwaitReply(timeout=15, settle=settle)]
     if barge_in:
-        steps += [utterances[0], AwaitAgentAudio(timeout=15), Silence(0.5), utterances[1], Silence(1.0)]
+        steps += [utterances[0], AwaitAgentAudio(timeout=15), Silence(0.5), utterances[1], Silence(1.0 + settle)]
     return steps
 
 
@@ -311,6 +313,34 @@ def _overheads(env: dict[str, str]) -> list[float]:
         container.close()
 
 
+def _stored_failures(env: dict[str, str]) -> list[str]:
+    """Every provider failure the stored calls name ("dialog bench-dialog: TimeoutError after 1620 ms")."""
+    from seiketsu.container import build_container
+    from seiketsu.tenancy.scoping import system_session
+    from telephony.models import Call
+
+    container = build_container(load_settings(env))
+    try:
+        with system_session(container.sessions) as session:
+            rows = session.scalars(sa.select(col(Call.provider_failures)).where(col(Call.outcome).is_not(None)))
+            return [failure for failures in rows for failure in failures]
+    finally:
+        container.close()
+
+
+def _silences(results: list[CallResult], failures: list[str]) -> dict[str, Any]:
+    """The longest silence each caller heard per turn, and what the agent's fallbacks cost."""
+    silences = [t.longest_silence for r in results for t in r.turns if t.longest_silence is not None]
+    costs = [float(m.group(1)) for f in failures if (m := re.search(r" after (\d+) ms$", f))]
+    return {
+        "longest_silence_p50_ms": (percentile(silences, 50) or 0) * 1000,
+        "longest_silence_p99_ms": (percentile(silences, 99) or 0) * 1000,
+        "longest_silence_max_ms": max(silences, default=0) * 1000,
+        "provider_failures": len(failures),
+        "provider_failure_cost_p50_ms": percentile(costs, 50),
+    }
+
+
 def _report(waves: list[Wave], *, calls: int, metrics: str, overheads: list[float], rss_start: float) -> dict[str, Any]:
     results = [r for w in waves for r in w.results]
     greetings = [r.greeting_latency for r in results if r.greeting_latency is not None]
@@ -362,6 +392,7 @@ async def _run(
     local: bool,
     processes: int,
     warm_up_waves: int,
+    settle: float,
 ) -> dict[str, Any]:
     settings = load_settings(env)
     config = SimulatorConfig(
@@ -373,7 +404,7 @@ async def _run(
         stream_base_url=server.base_url.replace("http://", "ws://"),
         max_duration=120,
     )
-    script = _script(await _utterances(natural=local), turns, barge_in=True)
+    script = _script(await _utterances(natural=local), turns, barge_in=True, settle=settle)
     rss_start = server.rss_mb()
     shares = [calls // processes + (1 if i < calls % processes else 0) for i in range(processes)]
     shares = [n for n in shares if n]
@@ -394,6 +425,7 @@ async def _run(
         finally:
             stored_calls.close()
     report = _report(waves, calls=calls, metrics=metrics, overheads=_overheads(env), rss_start=rss_start)
+    report |= _silences([r for w in waves for r in w.results], _stored_failures(env))
     return report | memory_growth([(w.ended_at, w.rss_after_mb) for w in waves], warm_up_waves=warm_up_waves)
 
 
@@ -427,6 +459,20 @@ def memory_growth(readings: list[tuple[float, float]], *, warm_up_waves: int) ->
 @click.option("--tts-ms", default=100, show_default=True)
 @click.option("--local", is_flag=True, help="use the real local providers (pocketsphinx, scripted dialog, Piper)")
 @click.option(
+    "--stall",
+    type=click.Choice(["stt", "dialog", "tts"]),
+    default=None,
+    help="this provider stalls on every --stall-every-th turn (local fallbacks take over)",
+)
+@click.option("--stall-every", default=5, show_default=True, help="with --stall: 5 stalls one turn in five")
+@click.option(
+    "--stall-at",
+    type=click.Choice(["start", "midway"]),
+    default="start",
+    show_default=True,
+    help="with --stall: before the first token or byte, or after the first sentence or audio",
+)
+@click.option(
     "--caller-processes",
     default=2,
     show_default=True,
@@ -448,6 +494,9 @@ def command(
     dialog_ms: int,
     tts_ms: int,
     local: bool,
+    stall: str | None,
+    stall_every: int,
+    stall_at: str,
     caller_processes: int,
     soak: float,
     warm_up_waves: int,
@@ -469,6 +518,9 @@ def command(
             "BENCH_DIALOG_MS": str(dialog_ms),
             "BENCH_TTS_MS": str(tts_ms),
             "BENCH_LOCAL": "1" if local else "0",
+            "BENCH_STALL": stall or "",
+            "BENCH_STALL_EVERY": str(stall_every if stall else 0),
+            "BENCH_STALL_AT": stall_at,
         }
         for name in ("REDIS_URL", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"):
             env.pop(name, None)
@@ -485,6 +537,7 @@ def command(
                     local=local,
                     processes=caller_processes,
                     warm_up_waves=warm_up_waves,
+                    settle=2.0 if stall else 0.3,
                 )
             )
         finally:
@@ -492,6 +545,8 @@ def command(
             process.wait(10)
     report["caller_processes"] = caller_processes
     report["providers"] = "local" if local else f"fixed stt={stt_ms}ms dialog={dialog_ms}ms tts={tts_ms}ms"
+    if stall:
+        report["stalling"] = f"{stall} on 1 turn in {stall_every}, at its {stall_at}"
     for key, value in report.items():
         click.echo(f"{key:>28}: {value}")
     if json_path:

@@ -110,6 +110,7 @@ def build_runtime(
         elevenlabs_base_url=settings.elevenlabs_base_url,
         azure_speech_key=settings.azure_speech_key,
         azure_speech_region=settings.azure_speech_region,
+        provider_timeout=settings.agent_fallback_by_ms / 1000,
     )
     rest = None
     if settings.twilio_account_sid and settings.twilio_auth_token:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from agent.config import ComplianceDuties, Providers, SessionConfig
+from agent.config import ComplianceDuties, Providers, SessionConfig, SilenceBudget
 from agent.phrases import Identity, greeting_text
 from compliance.duties import CallDuties, Direction, duties_for, duty_policy
 from compliance.vocabulary import Purpose, VoiceKind
@@ -99,6 +99,14 @@ def providers_for(org: Organization, runtime: TelephonyRuntime) -> tuple[Provide
     return providers, selection.language
 
 
+def silence_budget(runtime: TelephonyRuntime) -> SilenceBudget:
+    """The callers' silence budget (``AGENT_MAX_SILENCE_MS``, ``AGENT_FALLBACK_BY_MS``)."""
+    settings = runtime.settings
+    return SilenceBudget(
+        max_silence_s=settings.agent_max_silence_ms / 1000, fallback_by_s=settings.agent_fallback_by_ms / 1000
+    )
+
+
 def build_setup(call: Call, org: Organization, runtime: TelephonyRuntime) -> CallSetup:
     inbound = call.direction == CallDirection.INBOUND
     our_number = call.to_number if inbound else call.from_number
@@ -128,5 +136,6 @@ def build_setup(call: Call, org: Organization, runtime: TelephonyRuntime) -> Cal
         timezone=org.timezone,
         instructions=_text(settings.get("instructions")) or "",
         compliance=ComplianceDuties(identify=duties.identify, interactive_opt_out=duties.interactive_opt_out),
+        silence=silence_budget(runtime),
     )
     return CallSetup(context=context, config=config, providers=providers)

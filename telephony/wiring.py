@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter
 from sqlmodel import col
 
+from agent import phrases
 from seiketsu.container import Container
 from seiketsu.tenancy.models import NumberPurpose, Organization, PhoneNumber
 from seiketsu.tenancy.scoping import system_session
@@ -83,8 +84,9 @@ async def startup(container: Container) -> None:
     for org, number in rows:
         providers, _ = providers_for(org, runtime)
         text = inbound_greeting(org, our_number=number, runtime=runtime)
-        warmed += await runtime.greetings.warm(organization_id=str(org.id), tts=providers.tts, texts=[text])
-    logger.info("voice warmed: %d organization(s), %d greeting(s)", len(organizations), warmed)
+        texts = [text, phrases.HOLD]  # the holding phrase plays from the cache when a reply is late
+        warmed += await runtime.greetings.warm(organization_id=str(org.id), tts=providers.tts, texts=texts)
+    logger.info("voice warmed: %d organization(s), %d phrase(s)", len(organizations), warmed)
 
 
 async def shutdown(container: Container) -> None:

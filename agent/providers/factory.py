@@ -48,7 +48,9 @@ class ProviderSettings:
     openai_api_key: str | None = field(default=None, repr=False)
     openai_base_url: str = openai_dialog.DEFAULT_BASE_URL
     openai_model: str = openai_dialog.DEFAULT_MODEL
-    openai_first_token_timeout: float = 4.0
+    provider_timeout: float = 2.5
+    """Outer limit on OpenAI's first token and Azure's final text (the call's silence budget gives up on them
+    sooner, on the call's clock): the budget's fallback deadline."""
     elevenlabs_api_key: str | None = field(default=None, repr=False)
     elevenlabs_base_url: str = elevenlabs_tts.DEFAULT_BASE_URL
     elevenlabs_voice_id: str = DEFAULT_ELEVENLABS_VOICE_ID
@@ -176,6 +178,7 @@ class SpeechProviders:
                 region=None if settings.azure_speech_host else settings.azure_speech_region,
                 host=settings.azure_speech_host,
                 language=settings.language,
+                final_timeout=settings.provider_timeout,
             )
         return self._azure
 
@@ -209,7 +212,7 @@ class SpeechProviders:
                 api_key=key,
                 base_url=settings.openai_base_url,
                 model=settings.openai_model,
-                first_token_timeout=settings.openai_first_token_timeout,
+                first_token_timeout=settings.provider_timeout,
             )
         return self._openai
 

@@ -13,6 +13,7 @@ import contextlib
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
+import httpx2
 import openai
 from openai import AsyncOpenAI
 from openai.types.chat import ChatCompletionChunk
@@ -39,7 +40,9 @@ class OpenAIDialog:
         first_token_timeout: float = 4.0,
         read_timeout: float = 10.0,
         connect_timeout: float = 3.0,
+        http_client: httpx2.AsyncClient | None = None,
     ) -> None:
+        """``http_client``: the HTTP client to send requests with (its transport, say); the SDK's own by default."""
         self.model = model
         self._temperature = temperature
         self._first_token_timeout = first_token_timeout
@@ -50,6 +53,7 @@ class OpenAIDialog:
             base_url=base_url,
             max_retries=0,
             timeout=openai.Timeout(read_timeout, connect=connect_timeout),
+            http_client=http_client,
         )
 
     async def respond(self, context: DialogContext, tools: Sequence[ToolSpec]) -> AsyncIterator[DialogEvent]:

@@ -49,6 +49,13 @@ class PlaybackBuffer:
         """When the queue last ran dry (None while audio is playing)."""
         return self._idle_since
 
+    def silent_since(self, now: float) -> float | None:
+        """When the line last fell silent, as of ``now`` (None while agent audio is playing)."""
+        if not self._queued_bytes:
+            return self._idle_since
+        ends = self._start + (self._emitted + self._queued_bytes) / self._rate
+        return ends if ends <= now else None
+
     def advance(self, now: float) -> Played:
         """Play everything due up to ``now``."""
         budget = max(int((now - self._start) * self._rate) - self._emitted, 0)

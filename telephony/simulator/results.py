@@ -3,7 +3,7 @@ then seconds since the stream's ``start`` message."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
@@ -20,6 +20,9 @@ class TurnTiming:
     reply_latency: float | None
     """From the end of the caller's speech to the agent's next audio; None if none came before the caller
     spoke again or the call ended."""
+    longest_silence: float | None = None
+    """The longest silence on the line from the end of the caller's speech to the last agent audio before they
+    spoke again (the wait for the reply, and any gap within it); None if no audio came."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +58,15 @@ class CallResult:
     recording: Path | None = None
 
 
+@dataclass(slots=True)
+class _SilenceWindow:
+    start: float
+    """The end of the caller's speech."""
+    longest: float | None = None
+    turn: int | None = None
+    """Index of the turn's timing, once the agent answered."""
+
+
 class TimingCollector:
     """Turns stream events into the latencies above. Pure: every event carries its time."""
 
@@ -65,18 +77,27 @@ class TimingCollector:
         self._turns: list[TurnTiming] = []
         self._barge_ins: list[BargeIn] = []
         self._open_turn: tuple[str, float] | None = None
+        self._silence: _SilenceWindow | None = None
         self._open_barge_in: tuple[str, float] | None = None
 
-    def agent_audio(self, now: float) -> None:
+    def agent_audio(self, now: float, *, silent_since: float | None = None) -> None:
+        """Agent audio arrived at ``now``; ``silent_since``: when the line fell silent before it (None: it
+        was still playing)."""
         if self.first_agent_audio is None:
             self.first_agent_audio = now
         self.last_agent_audio = now
+        window = self._silence
+        if window is not None and silent_since is not None:
+            window.longest = max(window.longest or 0.0, now - max(silent_since, window.start))
         if self._open_turn is not None:
             text, end = self._open_turn
             self._turns.append(TurnTiming(text, end - self._t0, now - end))
             self._open_turn = None
+            if window is not None:
+                window.turn = len(self._turns) - 1
 
     def speech_onset(self, now: float, *, text: str, over_agent_audio: bool) -> None:
+        self._close_silence()
         self._close_turn()
         self._close_barge_in()
         if over_agent_audio:
@@ -84,6 +105,7 @@ class TimingCollector:
 
     def speech_end(self, now: float, *, text: str) -> None:
         self._open_turn = (text, now)
+        self._silence = _SilenceWindow(start=now)
 
     def clear(self, now: float) -> None:
         if self._open_barge_in is not None:
@@ -99,6 +121,7 @@ class TimingCollector:
         return self.last_agent_audio is not None and self.last_agent_audio >= moment
 
     def finish(self) -> tuple[tuple[TurnTiming, ...], tuple[BargeIn, ...]]:
+        self._close_silence()
         self._close_turn()
         self._close_barge_in()
         return tuple(self._turns), tuple(self._barge_ins)
@@ -108,6 +131,11 @@ class TimingCollector:
             text, end = self._open_turn
             self._turns.append(TurnTiming(text, end - self._t0, None))
             self._open_turn = None
+
+    def _close_silence(self) -> None:
+        window, self._silence = self._silence, None
+        if window is not None and window.turn is not None:
+            self._turns[window.turn] = replace(self._turns[window.turn], longest_silence=window.longest)
 
     def _close_barge_in(self) -> None:
         if self._open_barge_in is not None:

@@ -264,7 +264,7 @@ class StreamCaller:
         if isinstance(message, OutboundMedia):
             if message.payload:
                 self._agent_bytes += len(message.payload)
-                self._timing.agent_audio(now)
+                self._timing.agent_audio(now, silent_since=self._buffer.silent_since(now))
             played = self._buffer.push_audio(message.payload, now)
         elif isinstance(message, OutboundMark):
             self._marks_received += 1

@@ -7,16 +7,22 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from agent import phrases
 from agent.clock import Clock, ManualClock
-from agent.config import ComplianceDuties, Providers, SessionConfig, Timeouts
+from agent.config import ComplianceDuties, Providers, SessionConfig, SilenceBudget, Timeouts
 from agent.fakes import FakeDialog, FakeSpeechToText, FakeTextToSpeech, RecordingCallActions, RecordingTransport
 from agent.greeting import GreetingCache
 from agent.interfaces import Dialog, SpeechToText, TextToSpeech
 from agent.phrases import Identity
 from agent.session import CallSession
-from tests.agent.audio_samples import SpeechFactory, silence
+from tests.agent.audio_samples import SpeechFactory, silence, trim
 
 NOW = datetime(2025, 6, 3, 15, 0, tzinfo=UTC)  # Tuesday, 10:00 in Chicago
+FRAME_BYTES = 320
+"""20 ms of caller PCM, what a media stream delivers at a time, speech or not."""
+LOOP_TURNS_PER_FRAME = 60
+"""Event-loop iterations given to the session and in-process doubles after each frame: work that needs no
+media time happens within the frame, however loaded the machine is."""
 
 
 async def until(condition: Callable[[], bool], *, within_s: float = 3.0) -> None:
@@ -40,9 +46,16 @@ class Call:
     direction: str = "inbound"
     purpose: str | None = None
     timeouts: Timeouts = field(default_factory=Timeouts)
+    silence_budget: SilenceBudget = field(default_factory=SilenceBudget)
     greetings: GreetingCache | None = field(default_factory=GreetingCache)
+    manual_clock: ManualClock = field(default_factory=ManualClock)
+    """The call's clock unless ``realtime``: moved by the caller's frames and the line's playback."""
     realtime: bool = False
     """Real clock and a transport that plays in (sped-up) real time, instead of a manual clock."""
+    frame_pause_s: float = 0.0
+    """Real time between frames in :meth:`step`, for providers that answer from their own threads."""
+    on_frame: list[Callable[[], None]] = field(default_factory=list)
+    """Called after the media clock moved by a frame (doubles that act on the call's clock)."""
     session: CallSession = field(init=False)
     transport: RecordingTransport = field(init=False)
     clock: Clock = field(init=False)
@@ -54,8 +67,8 @@ class Call:
             self.clock = MonotonicClock()
             self.transport = RecordingTransport(realtime=True, speed=50.0)
         else:
-            self.clock = ManualClock()
-            self.transport = RecordingTransport(clock=self.clock)
+            self.clock = self.manual_clock
+            self.transport = RecordingTransport(clock=self.manual_clock)
         config = SessionConfig(
             call_id="CA-test",
             organization_id="org-1",
@@ -64,6 +77,7 @@ class Call:
             purpose=self.purpose,  # type: ignore[arg-type]
             timezone="America/Chicago",
             compliance=self.compliance,
+            silence=self.silence_budget,
             timeouts=self.timeouts,
         )
         self.session = CallSession(
@@ -86,7 +100,9 @@ class Call:
 
     async def warm_greeting(self) -> None:
         assert self.greetings is not None
-        await self.greetings.warm(organization_id="org-1", tts=self.tts, texts=[self.session.greeting_text()])
+        await self.greetings.warm(
+            organization_id="org-1", tts=self.tts, texts=[self.session.greeting_text(), phrases.HOLD]
+        )
 
     async def answer(self) -> None:
         """Start the session and let the greeting play out."""
@@ -115,3 +131,49 @@ class Call:
 
     def agent_lines(self) -> list[str]:
         return [e.text for e in self.session.result().transcript if e.speaker == "agent"]
+
+    # --- a call on the media clock: one frame at a time, the line playing in step
+
+    async def step(self, frame: bytes = silence(20)) -> None:
+        """20 ms of the call: the line plays 20 ms of agent audio (the clock moves), one caller frame goes in,
+        and the session and doubles get their turns."""
+        await self.transport.play(20)
+        for moved in self.on_frame:
+            moved()
+        await self.session.feed_audio(frame)
+        for _ in range(LOOP_TURNS_PER_FRAME):
+            await asyncio.sleep(0)
+        if self.frame_pause_s:
+            await asyncio.sleep(self.frame_pause_s)
+
+    async def speak(self, words: str) -> float:
+        """The caller says ``words`` (after a short pause), frame by frame; returns when they stopped, on
+        the call's clock."""
+        pcm = silence(200) + trim(self.speech(words))
+        pcm += b"\x00" * (-len(pcm) % FRAME_BYTES)
+        for i in range(0, len(pcm), FRAME_BYTES):
+            await self.step(pcm[i : i + FRAME_BYTES])
+        return self.clock.now()
+
+    async def listen(self, seconds: float) -> None:
+        """The caller stays quiet for ``seconds`` of the call's time."""
+        for _ in range(round(seconds / 0.02)):
+            await self.step()
+
+    def longest_silence_since(self, moment: float) -> float:
+        """The longest stretch without agent audio the caller heard from ``moment`` to the end of the last
+        agent audio; infinite when nothing was heard after ``moment``."""
+        heard = [(start, end) for start, end in self.transport.heard if end > moment]
+        if not heard:
+            return float("inf")
+        longest, edge = 0.0, moment
+        for start, end in heard:
+            longest = max(longest, start - edge)
+            edge = max(edge, end)
+        return longest
+
+    def first_audio_since(self, moment: float, text: str) -> float:
+        """When the agent line saying ``text`` started to be heard, after ``moment`` (call's clock)."""
+        entry = next(e for e in self.session.result().transcript if e.speaker == "agent" and text in e.text
+                     and e.start_ms / 1000 >= moment - 1e-9)  # fmt: skip
+        return entry.start_ms / 1000

@@ -37,6 +37,17 @@ def test_crm_vendors_are_pointed_at_local_doubles_by_the_server_configuration_on
     assert settings.allow_private_crm_targets
 
 
+def test_the_callers_silence_budget_is_configurable_and_checked(tmp_path: Path) -> None:
+    defaults = load_settings({}, workdir=tmp_path)
+    assert (defaults.agent_max_silence_ms, defaults.agent_fallback_by_ms) == (1500, 2500)
+    tighter = load_settings({"AGENT_MAX_SILENCE_MS": "1000", "AGENT_FALLBACK_BY_MS": "1800"}, workdir=tmp_path)
+    assert (tighter.agent_max_silence_ms, tighter.agent_fallback_by_ms) == (1000, 1800)
+    with pytest.raises(ConfigError, match="AGENT_MAX_SILENCE_MS"):
+        load_settings({"AGENT_MAX_SILENCE_MS": "300"}, workdir=tmp_path)
+    with pytest.raises(ConfigError, match="AGENT_FALLBACK_BY_MS"):
+        load_settings({"AGENT_MAX_SILENCE_MS": "2000", "AGENT_FALLBACK_BY_MS": "1500"}, workdir=tmp_path)
+
+
 def test_secret_key_is_generated_once_into_an_owner_only_file(tmp_path: Path) -> None:
     first = load_settings({}, workdir=tmp_path).secret_key
     path = tmp_path / SECRET_FILE_NAME

@@ -100,3 +100,27 @@ def test_timing_collector():
         ("three", 4.0, True),
     ]
     assert barge_ins[0].reaction == pytest.approx(0.15)
+
+
+def test_the_line_knows_when_it_fell_silent():
+    buffer = PlaybackBuffer(start=0.0)
+    assert buffer.silent_since(0.5) == 0.0
+    buffer.push_audio(b"\x01" * 4000, 1.0)  # half a second of audio from 1.0
+    assert buffer.silent_since(1.2) is None
+    assert buffer.silent_since(1.7) == pytest.approx(1.5)  # ran dry at 1.5, not yet advanced
+    buffer.advance(1.8)
+    assert buffer.silent_since(1.9) == pytest.approx(1.5)
+
+
+def test_longest_silence_covers_the_wait_and_the_gaps_within_the_reply():
+    timing = TimingCollector(0.0)
+    timing.speech_end(1.0, text="one")
+    timing.agent_audio(2.2, silent_since=0.5)  # a holding phrase, 1.2 s after the caller stopped
+    timing.agent_audio(2.5, silent_since=None)  # more of it while it plays
+    timing.agent_audio(4.0, silent_since=3.0)  # the reply, after a 1.0 s gap
+    timing.speech_onset(6.0, text="two", over_agent_audio=False)
+    timing.speech_end(7.0, text="two")  # never answered
+    turns, _ = timing.finish()
+    assert turns[0].reply_latency == pytest.approx(1.2)
+    assert turns[0].longest_silence == pytest.approx(1.2)
+    assert turns[1].reply_latency is None and turns[1].longest_silence is None

@@ -42,6 +42,8 @@ class AzureSpeechDouble:
     """Sent as ``speech.phrase`` messages once the client ends the stream."""
     finalize: bool = True
     """False: never answer the end of the stream."""
+    final_delay: float = 0.0
+    """Seconds between the end of the stream and the final result (a slow service)."""
     reject_status: HTTPStatus | None = None
     hypothesis_every: int = 1600
 
@@ -89,6 +91,8 @@ class AzureSpeechDouble:
                         await ws.send(_service("speech.hypothesis", request_id, _span(text, received_in_turn)))
                 continue
             if self.finalize:  # end of stream
+                if self.final_delay:
+                    await asyncio.sleep(self.final_delay)
                 for text in self.finals:
                     phrase = {"RecognitionStatus": "Success", "DisplayText": text, **_span(text, received_in_turn)}
                     await ws.send(_service("speech.phrase", request_id, phrase))
