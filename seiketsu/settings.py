@@ -56,6 +56,14 @@ class Settings:
     """At most this many blocking calls (database sessions) run at once in the web app, each on a worker thread."""
     malloc_trim_interval_seconds: float = 10.0
     """How often the web app and workers hand freed heap memory back to the OS (``malloc_trim``); 0 turns it off."""
+    redis_timeout_seconds: float = 0.2
+    """The longest any Redis command (or connecting) may take before it counts as a failure."""
+    redis_retry_after_seconds: float = 5.0
+    """After three Redis failures in a row, how long callers take their fallback before Redis is tried again."""
+    job_lease_seconds: float = 30.0
+    """How long a running job is held without a heartbeat; a dead worker's job is run again after it."""
+    job_heartbeat_seconds: float = 10.0
+    """How often a running job's lease is renewed."""
     previous_secret_keys: tuple[str, ...] = field(default=(), repr=False)
     """Keys ``SECRET_KEY`` replaced (``SECRET_KEY_PREVIOUS``, comma-separated): still accepted for decryption."""
 
@@ -137,6 +145,13 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+def _positive(env: Mapping[str, str], name: str, default: float) -> float:
+    value = _float(env, name, default)
+    if value <= 0:
+        raise ConfigError(name, "must be greater than 0")
+    return value
+
+
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raw = _optional(env, name)
     if raw is None:
@@ -164,6 +179,10 @@ def load_settings(env: Mapping[str, str] | None = None, *, workdir: Path | None 
     if bool(azure_key) != bool(azure_region):
         missing = "AZURE_SPEECH_REGION" if azure_key else "AZURE_SPEECH_KEY"
         raise ConfigError(missing, "AZURE_SPEECH_KEY and AZURE_SPEECH_REGION must be set together")
+    job_lease = _positive(env, "JOB_LEASE_SECONDS", 30.0)
+    job_heartbeat = _positive(env, "JOB_HEARTBEAT_SECONDS", 10.0)
+    if job_heartbeat >= job_lease:
+        raise ConfigError("JOB_HEARTBEAT_SECONDS", f"must be shorter than JOB_LEASE_SECONDS ({job_lease:g})")
     return Settings(
         database_url=_database_url(env, workdir),
         secret_key=_secret_key(env, workdir),
@@ -188,6 +207,10 @@ def load_settings(env: Mapping[str, str] | None = None, *, workdir: Path | None 
         freeze_gc_after_start=_bool(env, "FREEZE_GC_AFTER_START", True),
         blocking_threads=_int(env, "BLOCKING_THREADS", 2),
         malloc_trim_interval_seconds=_float(env, "MALLOC_TRIM_INTERVAL_SECONDS", 10.0),
+        redis_timeout_seconds=_positive(env, "REDIS_TIMEOUT_SECONDS", 0.2),
+        redis_retry_after_seconds=_positive(env, "REDIS_RETRY_AFTER_SECONDS", 5.0),
+        job_lease_seconds=job_lease,
+        job_heartbeat_seconds=job_heartbeat,
         previous_secret_keys=tuple(
             k.strip() for k in (_optional(env, "SECRET_KEY_PREVIOUS") or "").split(",") if k.strip()
         ),
