@@ -17,6 +17,7 @@ from types import FrameType
 
 from redis import ConnectionPool, Redis
 from rq import Queue, SimpleWorker
+from sqlalchemy.exc import OperationalError
 
 from seiketsu.circuit import CircuitBreaker, CircuitOpen
 from seiketsu.jobs.runner import JobRunner
@@ -24,6 +25,7 @@ from seiketsu.jobs.runner import JobRunner
 logger = logging.getLogger(__name__)
 
 QUEUE_NAME = "seiketsu"
+DATABASE_WAIT = 60.0
 RECONNECT_FIRST = 0.5
 RECONNECT_MAX = 30.0
 
@@ -68,8 +70,25 @@ class RQDispatcher:
 
 
 def perform_job(job_id: str) -> None:
-    """The function RQ runs: execute one outbox job by id with the worker's runner."""
-    _current_runner.get().run(uuid.UUID(job_id))
+    """The function RQ runs: execute one outbox job by id with the worker's runner.
+
+    While the database does not answer (a restart), it tries again with growing pauses for up to
+    ``DATABASE_WAIT`` seconds: no other job could run meanwhile, and the job then runs as soon as it is back
+    instead of when the sweeper next finds it.
+    """
+    runner = _current_runner.get()
+    deadline = time.monotonic() + DATABASE_WAIT
+    pause = 0.25
+    while True:
+        try:
+            runner.run(uuid.UUID(job_id))
+            return
+        except OperationalError as exc:
+            if time.monotonic() + pause > deadline:
+                raise
+            logger.warning("job %s: database unavailable (%s); again in %.2f s", job_id, type(exc).__name__, pause)
+            time.sleep(pause)
+            pause = min(5.0, pause * 2)
 
 
 class OutboxWorker(SimpleWorker):

@@ -68,14 +68,16 @@ class JobRunner:
         )
 
     def sweep(self, *, limit: int = 500) -> list[uuid.UUID]:
-        """Due jobs whose dispatch is missing or stale (and expired leases); marks them dispatched."""
+        """Due jobs whose dispatch is missing or stale, and expired leases not dispatched since they expired (their
+        worker died: they go again at once); marks them dispatched."""
         now = utcnow()
-        stale = now - self.config.redispatch_after
+        dispatched = col(Job.dispatched_at)
+        lost = sa.or_(dispatched.is_(None), dispatched < now - self.config.redispatch_after)
         with system_session(self.container.sessions) as session, session.begin():
             query = (
                 sa.select(col(Job.id))
                 .where(self._due_condition(now))
-                .where(sa.or_(col(Job.dispatched_at).is_(None), col(Job.dispatched_at) < stale))
+                .where(sa.or_(lost, sa.and_(col(Job.status) == JobStatus.RUNNING, dispatched < col(Job.locked_until))))
                 .order_by(col(Job.run_at))
                 .limit(limit)
             )
