@@ -56,7 +56,7 @@ class Settings:
     """At most this many blocking calls (database sessions) run at once in the web app, each on a worker thread."""
     malloc_trim_interval_seconds: float = 10.0
     """How often the web app and workers hand freed heap memory back to the OS (``malloc_trim``); 0 turns it off."""
-    redis_timeout_seconds: float = 0.2
+    redis_timeout_seconds: float = 0.1
     """The longest any Redis command (or connecting) may take before it counts as a failure."""
     redis_retry_after_seconds: float = 5.0
     """After three Redis failures in a row, how long callers take their fallback before Redis is tried again."""
@@ -207,7 +207,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, workdir: Path | None 
         freeze_gc_after_start=_bool(env, "FREEZE_GC_AFTER_START", True),
         blocking_threads=_int(env, "BLOCKING_THREADS", 2),
         malloc_trim_interval_seconds=_float(env, "MALLOC_TRIM_INTERVAL_SECONDS", 10.0),
-        redis_timeout_seconds=_positive(env, "REDIS_TIMEOUT_SECONDS", 0.2),
+        redis_timeout_seconds=_positive(env, "REDIS_TIMEOUT_SECONDS", 0.1),
         redis_retry_after_seconds=_positive(env, "REDIS_RETRY_AFTER_SECONDS", 5.0),
         job_lease_seconds=job_lease,
         job_heartbeat_seconds=job_heartbeat,
