@@ -61,6 +61,11 @@ class CircuitBreaker:
         self._trial_running = False
 
     @property
+    def unavailable(self) -> tuple[type[BaseException], ...]:
+        """What a caller with a fallback catches: :class:`CircuitOpen` and the failures themselves."""
+        return (CircuitOpen, *self.failures)
+
+    @property
     def state(self) -> str:
         with self._lock:
             if self._state == OPEN and self._clock() - self._opened_at >= self._reset_after:

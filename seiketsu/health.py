@@ -15,7 +15,6 @@ from fastapi import APIRouter, Depends
 from starlette.responses import JSONResponse, Response
 
 from seiketsu.auth.deps import get_container
-from seiketsu.circuit import CircuitOpen
 from seiketsu.container import Container
 from seiketsu.errors import problem_response
 
@@ -43,7 +42,7 @@ def readyz(container: Container = Depends(get_container)) -> Response:
         try:
             container.redis_breaker.call(container.redis.ping)
             checks["redis"] = "ok"
-        except (CircuitOpen, *container.redis_breaker.failures) as exc:
+        except container.redis_breaker.unavailable as exc:
             logger.warning("readiness: redis unreachable: %s", type(exc).__name__)
             checks["redis"] = "unreachable"
     if checks["database"] == "ok":

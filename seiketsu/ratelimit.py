@@ -13,7 +13,7 @@ from typing import Protocol
 
 from redis import Redis
 
-from seiketsu.circuit import CircuitBreaker, CircuitOpen
+from seiketsu.circuit import CircuitBreaker
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,10 +86,9 @@ class FallbackRateLimiter:
         self._primary = primary
         self._fallback = fallback
         self._breaker = breaker
-        self._failures = breaker.failures
 
     def hit(self, key: str, *, per_minute: int) -> Verdict:
         try:
             return self._breaker.call(lambda: self._primary.hit(key, per_minute=per_minute))
-        except (CircuitOpen, *self._failures):
+        except self._breaker.unavailable:
             return self._fallback.hit(key, per_minute=per_minute)

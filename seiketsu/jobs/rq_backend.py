@@ -19,7 +19,7 @@ from redis import ConnectionPool, Redis
 from rq import Queue, SimpleWorker
 from sqlalchemy.exc import OperationalError
 
-from seiketsu.circuit import CircuitBreaker, CircuitOpen
+from seiketsu.circuit import CircuitBreaker
 from seiketsu.jobs.runner import JobRunner
 
 logger = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ class RQDispatcher:
     def dispatch(self, job_ids: Sequence[uuid.UUID]) -> bool:
         try:
             self.breaker.call(lambda: self._enqueue(job_ids))
-        except (CircuitOpen, *self.breaker.failures) as exc:
+        except self.breaker.unavailable as exc:
             logger.warning("%d job(s) left to the sweeper: %s", len(job_ids), exc)
             return False
         return True
@@ -54,7 +54,7 @@ class RQDispatcher:
         """Whether Redis answers now (at once False while its breaker is open)."""
         try:
             self.breaker.call(self.queue.connection.ping)
-        except (CircuitOpen, *self.breaker.failures):
+        except self.breaker.unavailable:
             return False
         return True
 
@@ -113,7 +113,7 @@ class OutboxWorker(SimpleWorker):
 
     def request_stop(self, signum: int, frame: FrameType | None) -> None:
         self._stopping.set()
-        super().request_stop(signum, frame)
+        super().request_stop(signum, frame)  # type: ignore[no-untyped-call]
 
 
 class RQWorker:

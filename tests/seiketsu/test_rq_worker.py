@@ -43,8 +43,8 @@ def test_rqs_command_listener_misses_its_stop_once_it_has_read_the_unsubscribe(r
     listener reads the reply first (it is blocked reading the socket, so it often does), it goes back to wait
     for a subscription, for up to 60 s, and never sees the stop: the stop's join waits those 60 s."""
     worker = SimpleWorker([Queue(QUEUE_NAME, connection=redis_client)], connection=redis_client)
-    worker.register_birth()
-    worker.subscribe()
+    worker.register_birth()  # type: ignore[no-untyped-call]
+    worker.subscribe()  # type: ignore[no-untyped-call]
     pubsub, listener = worker.pubsub, worker.pubsub_thread
     assert pubsub is not None and listener is not None
     try:
@@ -67,7 +67,7 @@ def test_outbox_workers_start_no_command_listener_so_nothing_is_left_to_wake(red
         assert worker.pubsub_thread is None
         assert redis_client.pubsub_numsub(worker.pubsub_channel_name) == [(worker.pubsub_channel_name.encode(), 0)]
     finally:
-        worker.teardown()
+        worker.teardown()  # type: ignore[no-untyped-call]
 
 
 def test_bursts_end_without_waiting_on_a_listener(container: Container) -> None:
