@@ -129,6 +129,14 @@ async def _phase(base: str, *, token: str, api_key: str, seconds: float, rate: f
     return {"voice": voice.report(), "api": api.report(), "healthz": health.report()}
 
 
+def _readiness(base: str) -> str:
+    try:
+        ready = httpx.get(base + "/readyz", timeout=15).json()
+    except httpx.HTTPError as exc:
+        return f"no answer ({type(exc).__name__})"
+    return str(ready.get("status", ready.get("title")))
+
+
 def _redis(port: int) -> subprocess.Popen[bytes]:
     binary = shutil.which("redis-server")
     if binary is None:
@@ -180,8 +188,7 @@ def command(seconds: float, rate: float, api_clients: int, database_url: str, js
                 report[phase] = asyncio.run(
                     _phase(base, token=token, api_key=api_key, seconds=seconds, rate=rate, clients=api_clients)
                 )
-                ready = httpx.get(base + "/readyz", timeout=15).json()
-                report[phase]["readyz"] = ready.get("status", ready.get("title"))
+                report[phase]["readyz"] = _readiness(base)
         finally:
             server.terminate()
             server.wait(10)
