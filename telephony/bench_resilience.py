@@ -26,45 +26,13 @@ import click
 import httpx
 
 from seiketsu.settings import load_settings
-from telephony.bench import NUMBER, _free_port, _start_server, percentile
+from telephony.bench import NUMBER, _free_port, _prepare, _start_server, percentile
 from telephony.runtime import twilio_auth_token
 from telephony.signatures import compute_twilio_signature
 
 PHASES = ("up", "paused", "dead")
 WARM_UP = 3.0
 """Seconds of the same traffic before the first phase, not reported (first requests build caches and pools)."""
-
-
-def _prepare(env: dict[str, str]) -> str:
-    """Migrate, create the brokerage with its number, and return an API key of its admin."""
-    from seiketsu.auth.service import create_api_key
-    from seiketsu.container import build_container
-    from seiketsu.migrate import upgrade
-    from seiketsu.tenancy.models import Role
-    from seiketsu.tenancy.scoping import system_session
-    from seiketsu.tenancy.service import create_organization
-
-    settings = load_settings(env)
-    upgrade(settings)
-    container = build_container(settings)
-    try:
-        with system_session(container.sessions) as session:
-            created = create_organization(
-                session,
-                container.passwords,
-                name="Bench Realty",
-                slug=f"bench-{secrets.token_hex(3)}",
-                admin_email="bench@bench.example",
-                numbers=(NUMBER,),
-            )
-            created.organization.max_concurrent_calls = 1_000_000
-            issued = create_api_key(
-                session, organization_id=created.organization.id, name="bench", role=Role.ORG_ADMIN, created_by=None
-            )
-            session.commit()
-            return issued.key
-    finally:
-        container.close()
 
 
 class Samples:

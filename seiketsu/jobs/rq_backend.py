@@ -137,9 +137,6 @@ class RQWorker:
                 return len(ids)
         return self._runner.run_due()
 
-    def stop(self) -> None:
-        self._stop.set()
-
     def _sweeper(self) -> None:
         while not self._stop.wait(self._sweep_interval):
             try:

@@ -27,16 +27,18 @@ def _breaker(clock: Clock) -> CircuitBreaker:
     return CircuitBreaker("dep", failures=(Down,), threshold=3, reset_after=5.0, clock=clock)
 
 
+def _fail_times(breaker: CircuitBreaker, count: int) -> None:
+    for _ in range(count):
+        with pytest.raises(Down):
+            breaker.call(_fail)
+
+
 def test_it_opens_after_threshold_failures_in_a_row_and_then_refuses_without_calling() -> None:
     clock = Clock()
     breaker = _breaker(clock)
-    for _ in range(2):
-        with pytest.raises(Down):
-            breaker.call(_fail)
+    _fail_times(breaker, 2)
     assert breaker.call(lambda: "ok") == "ok"  # a success resets the count
-    for _ in range(3):
-        with pytest.raises(Down):
-            breaker.call(_fail)
+    _fail_times(breaker, 3)
     assert breaker.state == OPEN
     calls: list[int] = []
     with pytest.raises(CircuitOpen, match="dep is unavailable"):
@@ -47,9 +49,7 @@ def test_it_opens_after_threshold_failures_in_a_row_and_then_refuses_without_cal
 def test_after_reset_after_one_trial_goes_through_and_its_result_decides() -> None:
     clock = Clock()
     breaker = _breaker(clock)
-    for _ in range(3):
-        with pytest.raises(Down):
-            breaker.call(_fail)
+    _fail_times(breaker, 3)
     clock.now += 5.0
     assert breaker.state == HALF_OPEN
     with pytest.raises(Down):
@@ -66,9 +66,7 @@ def test_after_reset_after_one_trial_goes_through_and_its_result_decides() -> No
 def test_only_one_trial_runs_at_a_time() -> None:
     clock = Clock()
     breaker = _breaker(clock)
-    for _ in range(3):
-        with pytest.raises(Down):
-            breaker.call(_fail)
+    _fail_times(breaker, 3)
     clock.now += 5.0
     refused: list[bool] = []
 

@@ -15,25 +15,11 @@ from seiketsu.jobs.models import Job, JobStatus
 from seiketsu.jobs.registry import JobContext
 from seiketsu.jobs.rq_backend import QUEUE_NAME, OutboxWorker, RQDispatcher, RQWorker
 from seiketsu.jobs.runner import JobRunner, RunnerConfig
-from seiketsu.tenancy.scoping import system_session, tenant_session
+from seiketsu.tenancy.scoping import system_session
 from tests.conftest import REDIS_URL, fast_passwords, make_settings
 from tests.factories import make_org
 from tests.faults import eventually
-
-
-def _enqueue(container: Container, org_id: uuid.UUID, name: str) -> uuid.UUID:
-    with tenant_session(container.sessions, org_id) as session:
-        job = container.jobs.enqueue(session, name, {})
-        session.commit()
-        return job.id
-
-
-def _status(container: Container, job_id: uuid.UUID) -> JobStatus:
-    with system_session(container.sessions) as session:
-        job = session.get(Job, job_id)
-        assert job is not None
-        return job.status
-
+from tests.seiketsu.test_jobs import _enqueue, _job
 
 # --- the missed wake-up that stalled every burst for a minute, at random
 
@@ -78,9 +64,9 @@ def test_bursts_end_without_waiting_on_a_listener(container: Container) -> None:
     worker = RQWorker(JobRunner(container, container.runner_config), container.jobs.dispatcher)
     listeners_before = {t for t in threading.enumerate() if type(t).__name__ == "PubSubWorkerThread"}
     for _ in range(20):  # each burst used to start (and stop) a listener, so each risked the race above
-        job_id = _enqueue(container, org.id, "test.record")
+        job_id = _enqueue(container, org, "test.record")
         worker.work(burst=True)
-        assert _status(container, job_id) is JobStatus.SUCCEEDED
+        assert _job(container, job_id).status is JobStatus.SUCCEEDED
     assert len(ran) == 20
     listeners = {t for t in threading.enumerate() if type(t).__name__ == "PubSubWorkerThread"}
     assert listeners == listeners_before
@@ -96,14 +82,14 @@ def test_with_redis_unreachable_commits_do_not_wait_and_the_sweeper_runs_the_job
         org = make_org(container, f"down-{uuid.uuid4().hex[:6]}")
         ran: list[uuid.UUID] = []
         container.jobs.registry.register("test.record", lambda context: ran.append(context.job_id))
-        ids = [_enqueue(container, org.id, "test.record") for _ in range(5)]
+        ids = [_enqueue(container, org, "test.record") for _ in range(5)]
         assert container.redis_breaker is not None and container.redis_breaker.state == "open"
         dispatcher = container.jobs.dispatcher
         assert isinstance(dispatcher, RQDispatcher)
         worker = RQWorker(JobRunner(container, container.runner_config), dispatcher)
         assert worker.sweep_once() == 5  # run here, from the database
         assert sorted(ran) == sorted(ids)
-        later = _enqueue(container, org.id, "test.record")
+        later = _enqueue(container, org, "test.record")
         worker.work(burst=True)  # the burst falls back the same way
         assert ran[-1] == later
     finally:
@@ -134,7 +120,7 @@ def test_a_running_job_keeps_its_lease_by_heartbeat_and_no_one_else_claims_it(co
             time.sleep(0.05)
 
     container.jobs.registry.register("test.long", long_job)
-    job_id = _enqueue(container, org.id, "test.long")
+    job_id = _enqueue(container, org, "test.long")
     assert JobRunner(container, config).run(job_id) is JobStatus.SUCCEEDED
     assert sum(stolen) == 0
     assert len(set(leases)) > 3  # renewed again and again
@@ -159,7 +145,7 @@ def test_a_result_after_the_lease_was_taken_over_does_not_overwrite_the_new_run(
         raise RuntimeError("this run's failure is stale")
 
     container.jobs.registry.register("test.taken", taken_over)
-    job_id = _enqueue(container, org.id, "test.taken")
+    job_id = _enqueue(container, org, "test.taken")
     runner.run(job_id)
     with system_session(container.sessions) as session:
         job = session.get(Job, job_id)
