@@ -29,8 +29,6 @@ class CombinedListing:
     listed: bool
     copy_as_of: date
     """The freshest copy's date."""
-    registered_on: date | None
-    """The latest known registration date (consent must postdate every one)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,12 +121,7 @@ class GateContext:
 
 
 def _combined(copies: list[RegistryListing]) -> CombinedListing:
-    registrations = [c.registered_on for c in copies if c.registered_on is not None]
-    return CombinedListing(
-        listed=any(c.listed for c in copies),
-        copy_as_of=max(c.copy_as_of for c in copies),
-        registered_on=max(registrations) if registrations else None,
-    )
+    return CombinedListing(listed=any(c.listed for c in copies), copy_as_of=max(c.copy_as_of for c in copies))
 
 
 def _out_of_scope(rule: JurisdictionalRule) -> Check:

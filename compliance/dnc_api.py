@@ -173,12 +173,13 @@ def read_import(
     return record
 
 
-@router.get("/registries", response_model=list[RegistryCopyOut])
+@router.get("/registries", response_model=Page[RegistryCopyOut])
 def list_registry_copies(
     _: Principal = Depends(require(Permission.LEAD_READ)),
     session: Session = Depends(scoped_session),
-) -> list[RegistryCopyOut]:
-    """The registry copies held: how many area codes each covers and the oldest and newest copy dates."""
+) -> Page[RegistryCopyOut]:
+    """The registry copies held (one item per list, all on one page): how many area codes each covers and the
+    oldest and newest copy dates."""
     rows = session.execute(
         sa.select(
             col(RegistryList.name),
@@ -190,7 +191,8 @@ def list_registry_copies(
         .group_by(col(RegistryList.name))
         .order_by(col(RegistryList.name))
     )
-    return [
+    copies = [
         RegistryCopyOut(list_name=name, area_codes=count, oldest_as_of=oldest, newest_as_of=newest)
         for name, count, oldest, newest in rows
     ]
+    return Page(items=copies)

@@ -3,8 +3,10 @@
 Registry lists bind telephone solicitations (marketing) only. Exemptions from a registry:
 - an established business relationship, for live calls only (it never suffices for an artificial voice, and
   texts are held to their written consent);
-- written consent given after the number's registration. When the registration date is unknown, or not
-  known to precede the consent, the consent cannot be shown to postdate it and the listing stands.
+- the consumer's signed written agreement to be called by this seller at this number (47 CFR 64.1200(c)(2)(ii);
+  16 CFR 310.4(b)(1)(iii)(B)(1)): prior express written consent in force for the call, whenever it was given and
+  whenever the number was registered. It ends only when revoked (the consent ledger and the internal list), so the
+  rule reads whether the copy lists the number, never when: copies carry no registration dates.
 """
 
 from __future__ import annotations
@@ -87,23 +89,17 @@ def _registry_check(ctx: GateContext, *, meta: RuleMeta, registry: str, label: s
         return ctx.rulebook.memo.get(
             ("not_listed", meta.rule_id, label, listing.copy_as_of), _not_listed, meta, label, listing
         )
+    listed = f"on the {label} (copy of {listing.copy_as_of})"
     written_on = ctx.consent.granted_on(ConsentKind.WRITTEN)
-    registered = listing.registered_on
-    if written_on is not None and registered is not None and written_on > registered:
-        return meta.check(
-            Verdict.PASS,
-            f"on the {label} (registered by {registered}), but written consent of {written_on} postdates it",
-        )
-    reasons = []
-    if written_on is not None and registered is None:
-        reasons.append(f"registration date unknown, so written consent of {written_on} cannot be shown to postdate it")
-    elif written_on is not None:
-        reasons.append(f"written consent of {written_on} does not postdate registration on {registered}")
+    if written_on is not None:
+        return meta.check(Verdict.PASS, f"{listed}, but written consent of {written_on} to be called is in force")
+    revoked_on = ctx.consent.revoked_on
+    no_consent = "no written consent in force" + (f" (revoked on {revoked_on})" if revoked_on is not None else "")
     if ctx.ebr.active:
-        reasons.append("an established business relationship exempts live calls only")
-    if not reasons:
-        reasons.append(f"no exemption ({ctx.ebr.detail})")
-    return meta.check(Verdict.BLOCK, f"on the {label} (copy of {listing.copy_as_of}); {'; '.join(reasons)}")
+        other = "an established business relationship exempts live calls only"
+    else:
+        other = f"no other exemption ({ctx.ebr.detail})"
+    return meta.check(Verdict.BLOCK, f"{listed}; {no_consent}; {other}")
 
 
 def _not_listed(meta: RuleMeta, label: str, listing: CombinedListing) -> Check:

@@ -48,8 +48,9 @@ class Found:
     statuses: dict[str, InternalDncStatus] = field(default_factory=dict)
     copies: dict[tuple[str, str], date] = field(default_factory=dict)
     """(list name, area code) -> date of the copy held."""
-    listed: dict[tuple[str, int], date] = field(default_factory=dict)
-    """(list name, ten-digit number) -> first copy date it is listed in."""
+    listed: set[tuple[str, int]] = field(default_factory=set)
+    """(list name, ten-digit number) of every number a held copy lists (whether, never since when: the gate
+    infers nothing from the date a number first appeared in an import)."""
     attempts: dict[str, list[datetime]] = field(default_factory=dict)
     """Moments of the gate's earlier permits."""
     confirmations: dict[str, list[datetime]] = field(default_factory=dict)
@@ -79,7 +80,7 @@ def _sql(postgres: bool) -> str:
     lists = "SELECT l.id, l.name FROM dnc_registry_lists AS l WHERE l.organization_id = :org"
     if postgres:
         listed = (
-            f"({lists}) AS l CROSS JOIN LATERAL (SELECT n.number, n.first_listed_on FROM dnc_registry_numbers AS n"
+            f"({lists}) AS l CROSS JOIN LATERAL (SELECT n.number FROM dnc_registry_numbers AS n"
             f" WHERE n.list_id = l.id AND {one_of('n.number', 'numbers', 'bigint')} OFFSET 0) AS n"
         )
     else:
@@ -101,7 +102,7 @@ SELECT
   (SELECT {agg("l.name", "a.area_code", "a.as_of")}
      FROM ({lists}) AS l JOIN dnc_registry_areas AS a ON a.list_id = l.id
     WHERE {one_of("a.area_code", "area_codes", "text")}),
-  (SELECT {agg("l.name", "n.number", "n.first_listed_on")} FROM {listed})
+  (SELECT {agg("l.name", "n.number")} FROM {listed})
 """
 
 
@@ -226,8 +227,7 @@ def _parse(parts: list[list[list[Any]]]) -> Found:
             found.confirmations.setdefault(phone, []).append(moment)
     for name, area_code, as_of in copies:
         found.copies[(name, area_code)] = date.fromisoformat(as_of)
-    for name, number, first_listed_on in listed:
-        found.listed[(name, int(number))] = date.fromisoformat(first_listed_on)
+    found.listed = {(name, int(number)) for name, number in listed}
     return found
 
 

@@ -227,17 +227,14 @@ def _listings(consult: tuple[str, tuple[str, ...]] | None, found: Found) -> tupl
         as_of = found.copies.get((name, area_code))
         if as_of is None:
             continue  # no copy of this area code: the gate blocks marketing for want of it
-        first = found.listed.get((name, number))
-        listings.append(_listing(name, as_of, first))
+        listings.append(_listing(name, as_of, (name, number) in found.listed))
     return tuple(listings)
 
 
 @lru_cache(maxsize=4096)
-def _listing(registry: str, copy_as_of: date, first_listed_on: date | None) -> RegistryListing:
-    """One value per registry copy and first listing date: a batch's numbers share them."""
-    return RegistryListing(
-        registry=registry, listed=first_listed_on is not None, copy_as_of=copy_as_of, registered_on=first_listed_on
-    )
+def _listing(registry: str, copy_as_of: date, listed: bool) -> RegistryListing:
+    """One value per registry copy and answer: a batch's numbers share them."""
+    return RegistryListing(registry=registry, listed=listed, copy_as_of=copy_as_of)
 
 
 def _confirmation(request: CheckRequest, phone: str, at: datetime, found: Found) -> OptOutConfirmation | None:

@@ -36,15 +36,14 @@ class InternalDncEntry:
 
 @dataclass(frozen=True, slots=True)
 class RegistryListing:
-    """What one registry copy says about the number."""
+    """What one registry copy says about the number: whether it lists it. Copies carry no registration dates, and
+    none is inferred from them (a written consent exempts from a listing whenever either came first)."""
 
     registry: str
     """NATIONAL_REGISTRY or state_registry("TX")."""
     listed: bool
     copy_as_of: date
     """The date of the registry download this answer comes from."""
-    registered_on: date | None = None
-    """Registration date, or the earliest copy known to list the number (an upper bound of it)."""
 
 
 class ReassignedStatus(StrEnum):

@@ -4,7 +4,8 @@ One file is one transaction: its entries stream into a temporary staging table (
 inserts on SQLite), then set-based statements merge them. A full list replaces the numbers of every area code it
 covers; a change list adds and deletes numbers of area codes already held. Each covered area code's copy date
 becomes the file's as-of date; each number keeps the date of the earliest copy it has been listed in since it was
-last absent (an upper bound of its registration date). Any error rolls the whole file back.
+last absent, a record of the imports only: registry files carry no registration dates, that date is not one, and
+the gate never reads it. Any error rolls the whole file back.
 
 Memory stays bounded: the parser reads line by line and at most ``batch_size`` entries are buffered.
 """

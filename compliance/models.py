@@ -111,7 +111,8 @@ class RegistryArea(TenantModel, table=True):
 
 
 class RegistryNumber(SQLModel, table=True):
-    """A number listed in a registry copy, with the earliest copy date it has been listed in continuously.
+    """A number listed in a registry copy, with the earliest copy date it has been listed in continuously (a record
+    of the imports, not a registration date: the gate reads only whether a copy lists the number).
 
     Tens of millions of rows, so kept narrow: the ten NANP digits as an integer, keyed by the tenant-owned
     ``RegistryList`` (no organization column; read only through a list the session's scope has found). No

@@ -6,7 +6,7 @@ import uuid
 from datetime import date, datetime, timedelta
 from typing import Literal
 
-from pydantic import AwareDatetime, Field, IPvAnyAddress, field_validator, model_validator
+from pydantic import Field, IPvAnyAddress, field_validator, model_validator
 
 from compliance.consent import ConsentKind
 from compliance.decision import Verdict
@@ -15,7 +15,7 @@ from compliance.models import ImportStatus
 from compliance.vocabulary import Channel, ConsentChannel, Purpose, VoiceKind
 from seiketsu.db import utcnow
 from seiketsu.phones import InvalidPhoneNumber, normalize_phone
-from seiketsu.schemas import CamelModel, InputModel
+from seiketsu.schemas import CamelModel, InputModel, UtcDateTime
 
 # A moment "now" stated by another machine may run a little ahead of ours.
 CLOCK_SKEW = timedelta(minutes=5)
@@ -42,7 +42,7 @@ class ConsentGrantIn(InputModel):
     channels: list[ConsentChannel] = Field(min_length=1)
     purposes: list[Purpose] = Field(min_length=1)
     source: GrantSource
-    granted_at: AwareDatetime
+    granted_at: UtcDateTime
     form_url: str | None = Field(default=None, max_length=2000, pattern=r"^https?://")
     text_shown: str | None = Field(default=None, max_length=20000)
     ip_address: IPvAnyAddress | None = None
@@ -68,7 +68,7 @@ class ConsentRevokeIn(InputModel):
     """Every channel when absent."""
     purposes: list[Purpose] | None = Field(default=None, min_length=1)
     method: RevocationMethod = RevocationMethod.API
-    revoked_at: AwareDatetime | None = None
+    revoked_at: UtcDateTime | None = None
     detail: str = Field(default="", max_length=5000)
 
     _phone = field_validator("phone")(_e164)
@@ -100,7 +100,7 @@ DncSource = Literal["api", "agent", "web", "call", "sms"]
 class DncRequestIn(InputModel):
     phone: str = Field(min_length=3, max_length=32)
     source: DncSource = "api"
-    requested_at: AwareDatetime | None = None
+    requested_at: UtcDateTime | None = None
     note: str = Field(default="", max_length=500)
 
     _phone = field_validator("phone")(_e164)
@@ -178,7 +178,7 @@ class CheckIn(InputModel):
     channel: Channel
     voice: VoiceKind | None = None
     purpose: Purpose
-    at: AwareDatetime | None = None
+    at: UtcDateTime | None = None
     lead_id: uuid.UUID | None = None
     state: str | None = Field(default=None, pattern=STATE_PATTERN)
     postal_code: str | None = Field(default=None, pattern=POSTAL_CODE_PATTERN)

@@ -22,6 +22,7 @@ from crm_adapters.values import (
     Qualification,
     TaskType,
 )
+from seiketsu.schemas import snake_keys
 
 FOLLOW_UP_OUTCOMES = frozenset({"qualified", "transferred"})
 """Call outcomes after which a human agent should call the lead back."""
@@ -84,6 +85,7 @@ class CallCompleted:
         qualification = payload.get("qualification") or {}
         if not isinstance(qualification, Mapping):
             raise InvalidEvent("qualification must be an object")
+        qualification = snake_keys(qualification)  # events carry camelCase keys; field mappings name snake_case
         duration = payload.get("durationSeconds")
         if duration is not None and (not isinstance(duration, int) or isinstance(duration, bool) or duration < 0):
             raise InvalidEvent("durationSeconds must be a non-negative integer")

@@ -10,6 +10,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from seiketsu.auth.api import router as auth_router
 from seiketsu.blocking_threads import limit_blocking_threads
@@ -23,11 +25,14 @@ from seiketsu.jobs.runner import JobRunner
 from seiketsu.leads.api import router as leads_router
 from seiketsu.observability.logging import configure_logging
 from seiketsu.observability.metrics import RequestContextMiddleware
+from seiketsu.request_guard import RequestGuardMiddleware
 from seiketsu.settings import Settings, load_settings
 from seiketsu.tenancy.api import router as tenancy_router
 from seiketsu.wiring import package_routers, start_packages, stop_packages, wire_packages
 
 logger = logging.getLogger(__name__)
+
+DOCS_ASSETS_PATH = "/docs/assets"
 
 
 def create_app(settings: Settings | None = None, *, container: Container | None = None) -> FastAPI:
@@ -59,7 +64,9 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
                 worker.stop()
             container.close()
 
-    app = FastAPI(
+    # The API docs' scripts and styles are served from an installed package, so /docs and /redoc work offline.
+    app = FastAPIOffline(
+        static_url=DOCS_ASSETS_PATH,
         title="Seiketsu",
         version="0.1.0",
         description="Telephony voice agent for real-estate brokerages.",
@@ -67,7 +74,11 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     )
     app.state.container = container
     install_error_handlers(app)
+    app.add_middleware(RequestGuardMiddleware)
     app.add_middleware(RequestContextMiddleware, metrics=container.metrics)
+    if settings.trusted_proxies:
+        # Outermost, so every layer sees the client's address. Without it the socket's peer is the client.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies))
     for router in (health_router, auth_router, tenancy_router, leads_router, jobs_router, *package_routers()):
         app.include_router(router)
     return app

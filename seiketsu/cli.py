@@ -6,10 +6,14 @@ import re
 import sys
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from seiketsu.settings import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 
 def _settings() -> Settings:
@@ -19,9 +23,13 @@ def _settings() -> Settings:
         raise click.ClickException(str(exc)) from exc
 
 
-@click.group()
-def main() -> None:
+@click.group(invoke_without_command=True)
+@click.version_option(package_name="seiketsu", prog_name="seiketsu")
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """Seiketsu: the voice agent for real-estate brokerages."""
+    if ctx.invoked_subcommand is None:
+        click.echo(ctx.get_help())
 
 
 @main.command()
@@ -39,7 +47,7 @@ def serve(host: str, port: int, workers: int) -> None:
         host=host,
         port=port,
         workers=workers,
-        proxy_headers=True,
+        proxy_headers=False,  # the app believes X-Forwarded-For from TRUSTED_PROXIES only
         log_config=None,
         ws_max_size=1 << 20,
     )
@@ -81,14 +89,21 @@ def _slugify(name: str) -> str:
 @click.option("--number", "numbers", multiple=True, help="a phone number of the brokerage (repeatable)")
 def org_create(name: str, admin_email: str, slug: str | None, timezone_: str, numbers: tuple[str, ...]) -> None:
     """Create an organization, its admin (one-time password printed) and an API key."""
+    from pydantic import ValidationError
+
     from seiketsu.auth.service import create_api_key
     from seiketsu.container import build_container
     from seiketsu.errors import AppError
     from seiketsu.phones import InvalidPhoneNumber
     from seiketsu.tenancy.models import Role
+    from seiketsu.tenancy.schemas import OrganizationIn
     from seiketsu.tenancy.scoping import system_session
     from seiketsu.tenancy.service import create_organization
 
+    try:  # the API's own rules for what an organization may be
+        OrganizationIn.model_validate({"name": name, "slug": slug or _slugify(name), "timezone": timezone_})
+    except ValidationError as exc:
+        raise click.ClickException(_validation_message(exc)) from exc
     container = build_container(_settings())
     try:
         with system_session(container.sessions) as session:
@@ -118,6 +133,67 @@ def org_create(name: str, admin_email: str, slug: str | None, timezone_: str, nu
     click.echo(f"admin: {created.admin.email}")
     click.echo(f"one-time password: {created.admin_password}")
     click.echo(f"API key (shown once): {issued.key}")
+
+
+@org.command("list")
+def org_list() -> None:
+    """List the organizations: slug, name, time zone, whether active, and the id."""
+    import sqlalchemy as sa
+    from sqlmodel import col
+
+    from seiketsu.container import build_container
+    from seiketsu.tenancy.models import Organization
+    from seiketsu.tenancy.scoping import system_session
+
+    container = build_container(_settings())
+    try:
+        with system_session(container.sessions) as session:
+            organizations = list(session.scalars(sa.select(Organization).order_by(col(Organization.slug))))
+    finally:
+        container.close()
+    if not organizations:
+        click.echo("no organizations yet: create one with `seiketsu org create`")
+    for organization in organizations:
+        state = "active" if organization.is_active else "inactive"
+        click.echo(f"{organization.slug}\t{organization.name}\t{organization.timezone}\t{state}\t{organization.id}")
+
+
+@org.command("limits")
+@click.argument("slug")
+@click.option("--max-concurrent-calls", type=click.IntRange(1, 10_000), default=None, help="calls at once")
+@click.option("--api-requests-per-minute", type=click.IntRange(1, 1_000_000), default=None, help="API rate limit")
+def org_limits(slug: str, max_concurrent_calls: int | None, api_requests_per_minute: int | None) -> None:
+    """Show an organization's plan limits, or set them (the API lets no tenant change its own)."""
+    from seiketsu.container import build_container
+    from seiketsu.errors import AppError
+    from seiketsu.tenancy.scoping import system_session
+    from seiketsu.tenancy.service import set_plan_limits
+
+    container = build_container(_settings())
+    try:
+        with system_session(container.sessions) as session:
+            org = set_plan_limits(
+                session,
+                slug=slug,
+                max_concurrent_calls=max_concurrent_calls,
+                api_requests_per_minute=api_requests_per_minute,
+            )
+            session.commit()
+            click.echo(f"organization: {org.slug}")
+            click.echo(f"max concurrent calls: {org.max_concurrent_calls}")
+            click.echo(f"API requests per minute: {org.api_requests_per_minute}")
+    except AppError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        container.close()
+
+
+def _validation_message(exc: ValidationError) -> str:
+    option = {"name": "NAME", "slug": "--slug", "timezone": "--timezone"}
+    return "; ".join(
+        f"{option.get(str(error['loc'][0]), error['loc'][0])}: {error['msg'].removeprefix('Value error, ')}"
+        for error in exc.errors()
+    )
 
 
 @main.command()

@@ -7,14 +7,15 @@ AppError
  ├── NotFound              404  (also for another organization's rows: their existence is never revealed)
  ├── Conflict              409
  ├── ValidationFailed      422  (names the path of each invalid field)
- └── RateLimited           429  (carries Retry-After)
+ ├── RateLimited           429  (carries Retry-After)
+ └── ServiceUnavailable    503  (carries Retry-After: a dependency is missing or down)
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -102,6 +103,18 @@ class RateLimited(AppError):
         return {"Retry-After": str(max(1, math.ceil(self.retry_after)))}
 
 
+class ServiceUnavailable(AppError):
+    status = 503
+    title = "Service Unavailable"
+
+    def __init__(self, detail: str | None = None, *, retry_after: float = 30.0) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(max(1, math.ceil(self.retry_after)))}
+
+
 def problem_response(
     *,
     status: int,
@@ -122,6 +135,24 @@ def _field_path(location: Sequence[int | str]) -> str:
     return ".".join(str(part) for part in location)
 
 
+_PYDANTIC_PREFIXES = ("Value error, ", "Assertion failed, ")
+
+
+def _field_error(error: Mapping[str, Any]) -> dict[str, str]:
+    """One of pydantic's errors as the API shows it: the field's path and a message meant for a person."""
+    location = tuple(error.get("loc", ()))
+    message = str(error.get("msg", "invalid"))
+    if error.get("type") == "json_invalid":
+        # pydantic puts the character offset where the field would be: ("body", 13)
+        offset = location[1] if len(location) > 1 else None
+        reason = (error.get("ctx") or {}).get("error", "not valid JSON")
+        where = f" at character {offset}" if isinstance(offset, int) else ""
+        return {"field": "body", "message": f"the body is not valid JSON: {reason}{where}"}
+    for prefix in _PYDANTIC_PREFIXES:
+        message = message.removeprefix(prefix)
+    return {"field": _field_path(location), "message": message}
+
+
 def install_error_handlers(app: FastAPI) -> None:
     async def app_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, AppError)
@@ -136,10 +167,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def validation_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
-        errors = [
-            {"field": _field_path(err.get("loc", ())), "message": str(err.get("msg", "invalid"))}
-            for err in exc.errors()
-        ]
+        errors = [_field_error(err) for err in exc.errors()]
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
         return problem_response(
             status=422,

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from seiketsu.errors import FieldError, ValidationFailed
+from seiketsu.schemas import Page
 
 T = TypeVar("T")
 
@@ -105,6 +106,15 @@ def _after(keys: Sequence[SortKey], values: Sequence[Any], id_column: Any, last_
         beyond = column < bound if descending else column > bound
         clauses.append(sa.and_(*equal_prefix, beyond))
     return sa.or_(*clauses)
+
+
+def page_by(
+    session: Session, query: sa.Select[T], field: SortField, id_column: Any, limit: int, cursor: str | None
+) -> Page[T]:
+    """One page of ``query`` in ascending ``field`` order, for lists that offer no other sort."""
+    keys = (SortKey(field, descending=False),)
+    items, next_cursor = paginate(session, query, keys=keys, id_column=id_column, limit=limit, cursor=cursor)
+    return Page(items=items, next_cursor=next_cursor)
 
 
 def paginate(

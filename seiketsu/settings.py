@@ -7,6 +7,7 @@ its owner, so restarts keep sessions and encrypted secrets valid.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 import stat
@@ -64,6 +65,9 @@ class Settings:
     """How long a running job is held without a heartbeat; a dead worker's job is run again after it."""
     job_heartbeat_seconds: float = 10.0
     """How often a running job's lease is renewed."""
+    trusted_proxies: tuple[str, ...] = ()
+    """Addresses and networks of the proxies in front of the app (``TRUSTED_PROXIES``, comma-separated): only a
+    request from one of them has its ``X-Forwarded-For`` believed. None by default."""
     previous_secret_keys: tuple[str, ...] = field(default=(), repr=False)
     """Keys ``SECRET_KEY`` replaced (``SECRET_KEY_PREVIOUS``, comma-separated): still accepted for decryption."""
 
@@ -152,6 +156,18 @@ def _positive(env: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+def _networks(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    found: list[str] = []
+    for raw in (_optional(env, name) or "").split(","):
+        if not raw.strip():
+            continue
+        try:
+            found.append(str(ipaddress.ip_network(raw.strip(), strict=False)))
+        except ValueError as exc:
+            raise ConfigError(name, f"expected IP addresses or networks, got {raw.strip()!r}") from exc
+    return tuple(found)
+
+
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raw = _optional(env, name)
     if raw is None:
@@ -211,6 +227,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, workdir: Path | None 
         redis_retry_after_seconds=_positive(env, "REDIS_RETRY_AFTER_SECONDS", 5.0),
         job_lease_seconds=job_lease,
         job_heartbeat_seconds=job_heartbeat,
+        trusted_proxies=_networks(env, "TRUSTED_PROXIES"),
         previous_secret_keys=tuple(
             k.strip() for k in (_optional(env, "SECRET_KEY_PREVIOUS") or "").split(",") if k.strip()
         ),

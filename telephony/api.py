@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query
-from pydantic import AwareDatetime
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -17,7 +15,7 @@ from seiketsu.auth.rbac import Permission
 from seiketsu.errors import NotFound
 from seiketsu.leads.api import get_lead
 from seiketsu.pagination import DEFAULT_LIMIT, MAX_LIMIT, datetime_field, paginate, parse_sort
-from seiketsu.schemas import CamelModel, Page
+from seiketsu.schemas import CamelModel, Page, UtcDateTime, WireKeyed
 from telephony.models import Call, CallDirection, CallOutcome, CallStatus, TranscriptLine
 
 router = APIRouter(prefix="/api/v1", tags=["voice"])
@@ -45,7 +43,7 @@ class CallOut(CamelModel):
     purpose: str | None
     answered_by: str | None
     gate_decision_id: str | None
-    qualification: dict[str, Any]
+    qualification: WireKeyed
     duration_seconds: int | None
     started_at: datetime | None
     answered_at: datetime | None
@@ -54,7 +52,7 @@ class CallOut(CamelModel):
 
 
 class CallDetailOut(CallOut):
-    latencies: list[dict[str, Any]]
+    latencies: list[WireKeyed]
     provider_failures: list[str]
     transcript: list[TranscriptLineOut]
 
@@ -91,8 +89,8 @@ def list_calls(
     lead_id: uuid.UUID | None = Query(default=None, alias="leadId"),
     direction: CallDirection | None = Query(default=None),
     outcome: list[CallOutcome] | None = Query(default=None),
-    created_from: AwareDatetime | None = Query(default=None, alias="createdFrom"),
-    created_to: AwareDatetime | None = Query(default=None, alias="createdTo"),
+    created_from: UtcDateTime | None = Query(default=None, alias="createdFrom"),
+    created_to: UtcDateTime | None = Query(default=None, alias="createdTo"),
     limit: int = Query(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
     cursor: str | None = Query(default=None, max_length=1000),
     _: Principal = Depends(require(Permission.VOICE_READ)),

@@ -18,6 +18,7 @@ from seiketsu.leads import service as leads
 from seiketsu.leads.events import LEAD_QUALIFIED, lead_payload
 from seiketsu.leads.models import Appointment, Lead, LeadStatus
 from seiketsu.phones import mask_phone
+from seiketsu.schemas import camel_keys
 from telephony.models import Call, CallDirection, CallOutcome, CallStatus, TranscriptLine
 
 logger = logging.getLogger(__name__)
@@ -236,7 +237,7 @@ def completed_payload(call: Call, *, summary: str = "") -> dict[str, Any]:
         "startedAt": iso(call.started_at),
         "answeredAt": iso(call.answered_at),
         "endedAt": iso(call.ended_at),
-        "qualification": dict(call.qualification),
+        "qualification": camel_keys(call.qualification),
         "summary": summary,
         "appointmentId": None,
         "recordingUrl": None,

@@ -25,7 +25,7 @@ from seiketsu.auth.deps import Principal, get_container, require
 from seiketsu.auth.rbac import Permission
 from seiketsu.container import Container
 from seiketsu.db import utcnow
-from seiketsu.errors import AppError, FieldError, NotFound, RateLimited, ValidationFailed
+from seiketsu.errors import AppError, FieldError, NotFound, RateLimited, ServiceUnavailable, ValidationFailed
 from seiketsu.leads.models import Lead
 from seiketsu.schemas import InputModel
 from seiketsu.tenancy.models import Organization
@@ -44,6 +44,7 @@ from telephony.outbound import (
     outbound_numbers,
     record_not_placed,
     record_placed,
+    require_twilio_account,
     reserve_call,
 )
 from telephony.runtime import EXTRAS_KEY, TelephonyRuntime
@@ -66,14 +67,6 @@ class DialBlocked(AppError):
 
     def extra(self) -> dict[str, Any]:
         return {"decisionId": str(self.result.decision_id), **decision_body(self.result.decision)}
-
-
-class ServiceUnavailable(AppError):
-    status = 503
-    title = "Service Unavailable"
-
-    def headers(self) -> dict[str, str]:
-        return {"Retry-After": str(RETRY_AFTER_SECONDS)}
 
 
 class BadGateway(AppError):
@@ -221,8 +214,8 @@ async def dial_lead(
     """Call a lead now, if the compliance gate allows it."""
     runtime = container.extras[EXTRAS_KEY]
     assert isinstance(runtime, TelephonyRuntime)
-    if runtime.rest is None:
-        raise ServiceUnavailable("outbound calls need a Twilio account (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN)")
+    require_twilio_account(container.settings)
+    assert runtime.rest is not None  # built whenever the account is configured
     org_id = principal.organization_id
     target = await run_in_threadpool(_target, container, org_id, body.lead_id)
     result = await run_in_threadpool(_ask_gate, container, principal, target.lead, body.purpose)

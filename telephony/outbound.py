@@ -23,7 +23,9 @@ from sqlmodel import col
 from compliance.decision import Decision
 from compliance.permits import DialPermit, PermitMismatch
 from compliance.vocabulary import Channel
+from seiketsu.errors import ServiceUnavailable
 from seiketsu.phones import mask_phone
+from seiketsu.settings import Settings
 from seiketsu.tenancy.models import NumberPurpose, PhoneNumber
 from telephony.calls import active_calls
 from telephony.models import Call, CallDirection, CallOutcome, CallStatus
@@ -34,6 +36,12 @@ logger = logging.getLogger(__name__)
 OUTBOUND_TWIML_PATH = "/twilio/voice/outbound"
 STATUS_PATH = "/twilio/status"
 AMD_PATH = "/twilio/amd"
+
+
+def require_twilio_account(settings: Settings) -> None:
+    """Outbound calls go out through Twilio's REST API: without an account, refuse before anything changes."""
+    if not (settings.twilio_account_sid and settings.twilio_auth_token):
+        raise ServiceUnavailable("outbound calls need a Twilio account (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN)")
 
 
 class OutboundError(Exception):

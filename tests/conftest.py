@@ -77,7 +77,8 @@ def settings(pg_url: str, redis_client: Redis) -> Settings:
     return make_settings(database_url=pg_url, redis_url=REDIS_URL, embedded_jobs=False)
 
 
-def _truncate(container: Container) -> None:
+def truncate(container: Container) -> None:
+    """Empty every table of the test database (for tests that build a container of their own)."""
     tables = ", ".join(f'"{table.name}"' for table in all_metadata().sorted_tables)
     with container.engine.begin() as connection:
         connection.execute(sa.text(f"TRUNCATE {tables} CASCADE"))
@@ -89,7 +90,7 @@ def container(settings: Settings) -> Iterator[Container]:
     try:
         yield container
     finally:
-        _truncate(container)
+        truncate(container)
         container.close()
 
 

@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, IPvAnyAddress, ValidationError
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, IPvAnyAddress, ValidationError
 from pydantic.alias_generators import to_camel
 
 from seiketsu.errors import FieldError, ValidationFailed
 from seiketsu.phones import InvalidPhoneNumber, normalize_phone
+from seiketsu.schemas import UtcDateTime
 from webhooks.models import Provider
 
 
@@ -67,7 +68,7 @@ class _Form(BaseModel):
 class FormConsent(_Form):
     text: str = Field(min_length=1, max_length=5000)
     page_url: str | None = Field(default=None, max_length=2000)
-    granted_at: AwareDatetime | None = None
+    granted_at: UtcDateTime | None = None
     ip_address: IPvAnyAddress | None = None
 
 

@@ -10,9 +10,8 @@ import uuid
 from typing import Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Query, Response
 from sqlalchemy.orm import Session
-from sqlmodel import col
 
 from crm_adapters.models import Integration
 from seiketsu.auth.deps import Principal, get_container, require, scoped_session
@@ -20,6 +19,8 @@ from seiketsu.auth.rbac import Permission
 from seiketsu.container import Container
 from seiketsu.errors import FieldError, NotFound, ValidationFailed
 from seiketsu.leads.models import Lead
+from seiketsu.pagination import DEFAULT_LIMIT, MAX_LIMIT, datetime_field, page_by
+from seiketsu.schemas import Page
 from webhooks.models import Provider, WebhookSource
 from webhooks.runtime import webhooks_runtime
 from webhooks.schemas import SourceIn, SourceOut, SourceWithSecret, SpeedToLeadAttemptOut, SpeedToLeadOut
@@ -34,6 +35,8 @@ _CRM_OF = {
     Provider.PIPEDRIVE: "pipedrive",
     Provider.ZOHO: "zoho",
 }
+_THIN_EVENTS = frozenset({Provider.HUBSPOT, Provider.FOLLOWUPBOSS, Provider.ZOHO})
+"""Providers whose webhooks carry only record ids: the lead is completed through a CRM integration."""
 _SECRET_KEY = {
     Provider.HUBSPOT: "client_secret",
     Provider.FOLLOWUPBOSS: "system_key",
@@ -79,6 +82,9 @@ def create_source(
     session: Session = Depends(scoped_session),
     container: Container = Depends(get_container),
 ) -> SourceWithSecret:
+    if body.integration_id is None and body.provider in _THIN_EVENTS:
+        reason = f"required for {body.provider.value}: its events name a record to fetch through that integration"
+        raise ValidationFailed([FieldError("body.integrationId", reason)])
     if body.integration_id is not None:
         integration = session.get(Integration, body.integration_id)
         if integration is None:
@@ -97,14 +103,17 @@ def create_source(
     return _out(container, source, secret=shown)
 
 
-@router.get("/webhook-sources", response_model=list[SourceOut])
+@router.get("/webhook-sources", response_model=Page[SourceOut])
 def list_sources(
+    limit: int = Query(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
+    cursor: str | None = Query(default=None, max_length=1000),
     _: Principal = Depends(require(Permission.WEBHOOK_READ)),
     session: Session = Depends(scoped_session),
     container: Container = Depends(get_container),
-) -> list[SourceWithSecret]:
-    sources = session.scalars(sa.select(WebhookSource).order_by(col(WebhookSource.created_at))).all()
-    return [_out(container, s) for s in sources]
+) -> Page[SourceWithSecret]:
+    created_at = datetime_field("createdAt", WebhookSource.created_at)
+    page = page_by(session, sa.select(WebhookSource), created_at, WebhookSource.id, limit, cursor)
+    return Page(items=[_out(container, s) for s in page.items], next_cursor=page.next_cursor)
 
 
 @router.delete("/webhook-sources/{source_id}", status_code=204)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -17,11 +17,17 @@ from seiketsu.auth.schemas import ApiKeyCreatedOut, ApiKeyIn, ApiKeyOut, LoginIn
 from seiketsu.container import Container
 from seiketsu.db import utcnow
 from seiketsu.errors import Conflict, FieldError, Forbidden, NotFound, RateLimited, ValidationFailed
+from seiketsu.pagination import DEFAULT_LIMIT, MAX_LIMIT, datetime_field, page_by
+from seiketsu.schemas import Page
 from seiketsu.tenancy.models import User
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
 
-LOGIN_ATTEMPTS_PER_MINUTE = 10
+LOGIN_ATTEMPTS_PER_ACCOUNT_AND_ADDRESS = 10
+"""A minute's sign-in attempts at one account from one address. Per address, so that guessing from one place
+never locks the account's owner out of signing in from another."""
+LOGIN_ATTEMPTS_PER_ADDRESS = 30
+"""A minute's sign-in attempts from one address at any account (password spraying)."""
 
 
 def _token_out(pair: service.TokenPair) -> TokenOut:
@@ -30,9 +36,15 @@ def _token_out(pair: service.TokenPair) -> TokenOut:
 
 @router.post("/auth/login", response_model=TokenOut)
 def login(body: LoginIn, request: Request, container: Container = Depends(get_container)) -> TokenOut:
-    client = request.client.host if request.client else "unknown"
-    for key in (f"login:{body.organization_slug.lower()}:{body.email.lower()}", f"login-ip:{client}"):
-        verdict = container.rate_limiter.hit(key, per_minute=LOGIN_ATTEMPTS_PER_MINUTE)
+    # The socket's peer, or the client a trusted proxy (TRUSTED_PROXIES) names: never a header anyone can send.
+    address = request.client.host if request.client else "unknown"
+    account = f"{body.organization_slug.lower()}:{body.email.lower()}"
+    budgets = (
+        (f"login-ip:{address}", LOGIN_ATTEMPTS_PER_ADDRESS),
+        (f"login:{account}:{address}", LOGIN_ATTEMPTS_PER_ACCOUNT_AND_ADDRESS),
+    )
+    for key, per_minute in budgets:
+        verdict = container.rate_limiter.hit(key, per_minute=per_minute)
         if not verdict.allowed:
             raise RateLimited(verdict.retry_after, "too many sign-in attempts")
     pair = service.login(container, organization_slug=body.organization_slug, email=body.email, password=body.password)
@@ -100,16 +112,21 @@ def update_profile(
         user.full_name = body.full_name
     if body.new_password is not None:
         user.password_hash = container.passwords.hash(body.new_password)
+        service.end_sessions(session, user)
     user.updated_at = utcnow()
     session.commit()
     return _me(principal, user)
 
 
-@router.get("/api-keys", response_model=list[ApiKeyOut])
+@router.get("/api-keys", response_model=Page[ApiKeyOut])
 def list_api_keys(
-    _: Principal = Depends(require(Permission.ORGANIZATION_UPDATE)), session: Session = Depends(scoped_session)
-) -> list[ApiKey]:
-    return list(session.scalars(sa.select(ApiKey).order_by(col(ApiKey.created_at))))
+    limit: int = Query(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
+    cursor: str | None = Query(default=None, max_length=1000),
+    _: Principal = Depends(require(Permission.ORGANIZATION_UPDATE)),
+    session: Session = Depends(scoped_session),
+) -> Page[ApiKey]:
+    created_at = datetime_field("createdAt", ApiKey.created_at)
+    return page_by(session, sa.select(ApiKey), created_at, ApiKey.id, limit, cursor)
 
 
 @router.post("/api-keys", response_model=ApiKeyCreatedOut, status_code=201)

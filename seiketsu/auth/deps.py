@@ -59,6 +59,8 @@ def _from_bearer(container: Container, token: str) -> tuple[Principal, Organizat
     if row is None or not row[0].is_active or not row[1].is_active:
         raise Unauthorized("invalid token")
     user, org = row
+    if user.session_generation != claims.generation:
+        raise Unauthorized("session ended: sign in again")
     principal = Principal(
         organization_id=org.id, role=user.role, permissions=permissions_for(user.role), user_id=user.id
     )

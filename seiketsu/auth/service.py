@@ -37,6 +37,7 @@ def _issue_pair(
             user_id=user.id,
             family_id=family_id,
             token_hash=refresh_hash,
+            generation=user.session_generation,
             expires_at=now + timedelta(seconds=settings.refresh_token_ttl_seconds),
         )
     )
@@ -45,6 +46,7 @@ def _issue_pair(
         user_id=user.id,
         organization_id=user.organization_id,
         role=user.role,
+        generation=user.session_generation,
         now=now,
         ttl=timedelta(seconds=settings.access_token_ttl_seconds),
     )
@@ -93,12 +95,29 @@ def refresh(container: Container, *, refresh_token: str) -> TokenPair:
             session.commit()
             raise Unauthorized("refresh token reused; every session of this sign-in was revoked")
         user = session.get(User, stored.user_id)
-        if user is None or not user.is_active:
+        org = session.get(Organization, stored.organization_id)
+        if user is None or org is None or not user.is_active or not org.is_active:
             raise Unauthorized("invalid refresh token")
+        if stored.generation != user.session_generation:
+            raise Unauthorized("session ended: sign in again")
         stored.rotated_at = now
         pair = _issue_pair(container, session, user, family_id=stored.family_id, now=now)
         session.commit()
         return pair
+
+
+def end_sessions(session: Session, user: User) -> None:
+    """End every session of ``user``, the caller's own included: after a password change, a reset or deactivation.
+
+    Raising the generation is what refuses the older access and refresh tokens, even one issued by a refresh
+    that commits concurrently; revoking the stored refresh tokens records it.
+    """
+    user.session_generation += 1
+    session.execute(
+        sa.update(RefreshToken)
+        .where(col(RefreshToken.user_id) == user.id, col(RefreshToken.revoked_at).is_(None))
+        .values(revoked_at=utcnow())
+    )
 
 
 def logout(container: Container, *, refresh_token: str, user_id: uuid.UUID) -> None:

@@ -28,11 +28,19 @@ class AccessClaims:
     user_id: uuid.UUID
     organization_id: uuid.UUID
     role: Role
+    generation: int
     expires_at: datetime
 
 
 def issue_access_token(
-    *, secret: str, user_id: uuid.UUID, organization_id: uuid.UUID, role: Role, now: datetime, ttl: timedelta
+    *,
+    secret: str,
+    user_id: uuid.UUID,
+    organization_id: uuid.UUID,
+    role: Role,
+    generation: int,
+    now: datetime,
+    ttl: timedelta,
 ) -> str:
     claims = {
         "iss": ISSUER,
@@ -40,6 +48,7 @@ def issue_access_token(
         "org": str(organization_id),
         "role": role.value,
         "typ": "access",
+        "gen": generation,
         "iat": int(now.timestamp()),
         "exp": int((now + ttl).timestamp()),
         "jti": secrets.token_hex(8),
@@ -54,7 +63,7 @@ def read_access_token(token: str, *, secret: str) -> AccessClaims:
             secret,
             algorithms=[ALGORITHM],
             issuer=ISSUER,
-            options={"require": ["exp", "iat", "sub", "org", "role", "typ"]},
+            options={"require": ["exp", "iat", "sub", "org", "role", "typ", "gen"]},
         )
         if claims["typ"] != "access":
             raise InvalidToken("not an access token")
@@ -62,6 +71,7 @@ def read_access_token(token: str, *, secret: str) -> AccessClaims:
             user_id=uuid.UUID(claims["sub"]),
             organization_id=uuid.UUID(claims["org"]),
             role=Role(claims["role"]),
+            generation=int(claims["gen"]),
             expires_at=datetime.fromtimestamp(claims["exp"]).astimezone(),
         )
     except jwt.ExpiredSignatureError as exc:

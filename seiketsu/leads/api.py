@@ -7,7 +7,6 @@ import uuid
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query, Response
-from pydantic import AwareDatetime
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -20,7 +19,7 @@ from seiketsu.leads.events import LEAD_CREATED, lead_payload
 from seiketsu.leads.models import Lead, LeadStatus
 from seiketsu.leads.schemas import LeadIn, LeadOut, LeadUpdate
 from seiketsu.pagination import DEFAULT_LIMIT, MAX_LIMIT, datetime_field, paginate, parse_sort, text_field
-from seiketsu.schemas import Page
+from seiketsu.schemas import Page, UtcDateTime
 
 router = APIRouter(prefix="/api/v1/leads", tags=["leads"])
 
@@ -52,8 +51,8 @@ def _escape_like(term: str) -> str:
 def list_leads(
     status: list[LeadStatus] | None = Query(default=None),
     source: str | None = Query(default=None, max_length=50),
-    created_from: AwareDatetime | None = Query(default=None, alias="createdFrom"),
-    created_to: AwareDatetime | None = Query(default=None, alias="createdTo"),
+    created_from: UtcDateTime | None = Query(default=None, alias="createdFrom"),
+    created_to: UtcDateTime | None = Query(default=None, alias="createdTo"),
     q: str | None = Query(default=None, min_length=1, max_length=100),
     sort: str | None = Query(default=None, description="comma-separated fields, '-' for descending"),
     limit: int = Query(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from seiketsu.leads.models import Appointment, Lead
+from seiketsu.schemas import camel_keys
 
 LEAD_CREATED = "lead.created"
 LEAD_QUALIFIED = "lead.qualified"
@@ -21,7 +22,7 @@ def lead_payload(lead: Lead) -> dict[str, Any]:
         "phone": lead.phone,
         "source": lead.source,
         "status": str(lead.status),
-        "qualification": dict(lead.qualification),
+        "qualification": camel_keys(lead.qualification),
         "createdAt": lead.created_at.isoformat(),
     }
 

@@ -4,11 +4,11 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import AwareDatetime, EmailStr, Field, field_validator
+from pydantic import EmailStr, Field, field_validator
 
 from seiketsu.leads.models import LeadStatus
 from seiketsu.phones import InvalidPhoneNumber, normalize_phone
-from seiketsu.schemas import CamelModel, InputModel
+from seiketsu.schemas import BoundedWireKeyed, CamelModel, InputModel, UtcDateTime, WireKeyed
 
 US_STATE_PATTERN = r"^[A-Z]{2}$"
 POSTAL_CODE_PATTERN = r"^\d{5}(-\d{4})?$"
@@ -29,13 +29,13 @@ class LeadFields(InputModel):
     email: EmailStr | None = None
     source: str | None = Field(default=None, min_length=1, max_length=50)
     status: LeadStatus | None = None
-    qualification: dict[str, Any] | None = None
+    qualification: BoundedWireKeyed | None = None
     street: str | None = Field(default=None, max_length=200)
     city: str | None = Field(default=None, max_length=100)
     state: str | None = Field(default=None, pattern=US_STATE_PATTERN)
     postal_code: str | None = Field(default=None, pattern=POSTAL_CODE_PATTERN)
-    last_inquiry_at: AwareDatetime | None = None
-    last_transaction_at: AwareDatetime | None = None
+    last_inquiry_at: UtcDateTime | None = None
+    last_transaction_at: UtcDateTime | None = None
 
     @field_validator("state", mode="before")
     @classmethod
@@ -63,7 +63,7 @@ class LeadOut(CamelModel):
     phone: str
     source: str
     status: LeadStatus
-    qualification: dict[str, Any]
+    qualification: WireKeyed
     street: str | None
     city: str | None
     state: str | None

@@ -6,16 +6,19 @@ import uuid
 from collections.abc import Iterator
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Query, Response
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from seiketsu.auth.deps import Principal, get_container, require, scoped_session
 from seiketsu.auth.rbac import Permission, can_assign
+from seiketsu.auth.service import end_sessions
 from seiketsu.container import Container
 from seiketsu.db import utcnow
 from seiketsu.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
+from seiketsu.pagination import DEFAULT_LIMIT, MAX_LIMIT, page_by, text_field
 from seiketsu.phones import InvalidPhoneNumber
+from seiketsu.schemas import Page
 from seiketsu.tenancy.models import Organization, PhoneNumber, User
 from seiketsu.tenancy.schemas import (
     OrganizationIn,
@@ -54,16 +57,18 @@ def org_session_for(permission: Permission):  # type: ignore[no-untyped-def]
     return dependency
 
 
-@router.get("/organizations", response_model=list[OrganizationOut])
+@router.get("/organizations", response_model=Page[OrganizationOut])
 def list_organizations(
+    limit: int = Query(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
+    cursor: str | None = Query(default=None, max_length=1000),
     principal: Principal = Depends(require(Permission.ORGANIZATION_READ)),
     container: Container = Depends(get_container),
-) -> list[Organization]:
+) -> Page[Organization]:
     with system_session(container.sessions) as session:
-        query = sa.select(Organization).order_by(col(Organization.slug))
+        query = sa.select(Organization)
         if not principal.is_super_admin:
             query = query.where(col(Organization.id) == principal.organization_id)
-        return list(session.scalars(query))
+        return page_by(session, query, text_field("slug", Organization.slug), Organization.id, limit, cursor)
 
 
 @router.post("/organizations", response_model=OrganizationOut, status_code=201)
@@ -121,11 +126,14 @@ def deactivate_organization(
     return Response(status_code=204)
 
 
-@router.get("/organizations/{organization_id}/users", response_model=list[UserOut])
+@router.get("/organizations/{organization_id}/users", response_model=Page[UserOut])
 def list_users(
-    organization_id: uuid.UUID, session: Session = Depends(org_session_for(Permission.USER_READ))
-) -> list[User]:
-    return list(session.scalars(sa.select(User).order_by(col(User.email))))
+    organization_id: uuid.UUID,
+    limit: int = Query(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
+    cursor: str | None = Query(default=None, max_length=1000),
+    session: Session = Depends(org_session_for(Permission.USER_READ)),
+) -> Page[User]:
+    return page_by(session, sa.select(User), text_field("email", User.email), User.id, limit, cursor)
 
 
 @router.post("/organizations/{organization_id}/users", response_model=UserOut, status_code=201)
@@ -187,6 +195,8 @@ def update_user(
         setattr(user, field, value)
     if password is not None:
         user.password_hash = container.passwords.hash(password)
+    if password is not None or changes.get("is_active") is False:
+        end_sessions(session, user)
     user.updated_at = utcnow()
     session.commit()
     return user
@@ -205,16 +215,20 @@ def deactivate_user(
     if not can_assign(principal.role, user.role):
         raise Forbidden("cannot deactivate a user with a higher role")
     user.is_active = False
+    end_sessions(session, user)
     user.updated_at = utcnow()
     session.commit()
     return Response(status_code=204)
 
 
-@router.get("/phone-numbers", response_model=list[PhoneNumberOut])
+@router.get("/phone-numbers", response_model=Page[PhoneNumberOut])
 def list_phone_numbers(
-    _: Principal = Depends(require(Permission.ORGANIZATION_READ)), session: Session = Depends(scoped_session)
-) -> list[PhoneNumber]:
-    return list(session.scalars(sa.select(PhoneNumber).order_by(col(PhoneNumber.e164))))
+    limit: int = Query(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
+    cursor: str | None = Query(default=None, max_length=1000),
+    _: Principal = Depends(require(Permission.ORGANIZATION_READ)),
+    session: Session = Depends(scoped_session),
+) -> Page[PhoneNumber]:
+    return page_by(session, sa.select(PhoneNumber), text_field("e164", PhoneNumber.e164), PhoneNumber.id, limit, cursor)
 
 
 @router.post("/phone-numbers", response_model=PhoneNumberOut, status_code=201)

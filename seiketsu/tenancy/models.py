@@ -52,6 +52,8 @@ class User(TenantModel, table=True):
     password_hash: str = Field(max_length=200)
     role: Role = Field(sa_type=enum_column(Role, 20))
     is_active: bool = Field(default=True)
+    session_generation: int = Field(default=0)
+    """Raised when the password changes or the user is deactivated: tokens of an older generation stop working."""
     last_login_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

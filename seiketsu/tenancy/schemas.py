@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import EmailStr, Field, field_validator
 
 from seiketsu.auth.passwords import MIN_PASSWORD_LENGTH
-from seiketsu.schemas import CamelModel, InputModel
+from seiketsu.schemas import CamelModel, InputModel, JsonObject, PartialUpdate
 from seiketsu.tenancy.models import NumberPurpose, Role
 
 SLUG_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"
@@ -21,22 +21,20 @@ def _check_timezone(value: str | None) -> str | None:
 
 
 class OrganizationIn(InputModel):
+    """Plan limits (calls at once, API requests a minute) are not here: ``seiketsu org limits`` sets them."""
+
     name: str = Field(min_length=1, max_length=200)
     slug: str = Field(pattern=SLUG_PATTERN)
     timezone: str = "America/New_York"
-    settings: dict[str, Any] = Field(default_factory=dict)
-    max_concurrent_calls: int = Field(default=10, ge=1, le=10_000)
-    api_requests_per_minute: int = Field(default=600, ge=1, le=1_000_000)
+    settings: JsonObject = Field(default_factory=dict)
 
     _tz = field_validator("timezone")(_check_timezone)
 
 
-class OrganizationUpdate(InputModel):
+class OrganizationUpdate(PartialUpdate):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     timezone: str | None = None
-    settings: dict[str, Any] | None = None
-    max_concurrent_calls: int | None = Field(default=None, ge=1, le=10_000)
-    api_requests_per_minute: int | None = Field(default=None, ge=1, le=1_000_000)
+    settings: JsonObject | None = None
     is_active: bool | None = None
 
     _tz = field_validator("timezone")(_check_timezone)
@@ -62,7 +60,7 @@ class UserIn(InputModel):
     role: Role = Role.AGENT
 
 
-class UserUpdate(InputModel):
+class UserUpdate(PartialUpdate):
     full_name: str | None = Field(default=None, max_length=200)
     role: Role | None = None
     is_active: bool | None = None

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from seiketsu.auth.passwords import Passwords, generate_password
-from seiketsu.errors import Conflict
+from seiketsu.errors import Conflict, NotFound
 from seiketsu.phones import normalize_phone
 from seiketsu.tenancy.models import NumberPurpose, Organization, PhoneNumber, Role, User
 
@@ -52,6 +52,20 @@ def create_organization(
     for raw in numbers:
         add_phone_number(session, organization_id=org.id, number=raw, purpose=NumberPurpose.BOTH)
     return NewOrganization(organization=org, admin=admin, admin_password=password)
+
+
+def set_plan_limits(
+    session: Session, *, slug: str, max_concurrent_calls: int | None, api_requests_per_minute: int | None
+) -> Organization:
+    """Change the limits given (None keeps one) of the organization ``slug``: the operator's CLI, never the API."""
+    org = session.scalars(sa.select(Organization).where(col(Organization.slug) == slug)).one_or_none()
+    if org is None:
+        raise NotFound(f"no organization with slug {slug!r}")
+    if max_concurrent_calls is not None:
+        org.max_concurrent_calls = max_concurrent_calls
+    if api_requests_per_minute is not None:
+        org.api_requests_per_minute = api_requests_per_minute
+    return org
 
 
 def add_phone_number(

@@ -41,7 +41,7 @@ from telephony.campaigns.schemas import (
     LeadFilterIn,
     ProgressOut,
 )
-from telephony.outbound import outbound_numbers
+from telephony.outbound import outbound_numbers, require_twilio_account
 from telephony.outbound_runtime import outbound_runtime
 
 router = APIRouter(prefix="/api/v1/campaigns", tags=["campaigns"])
@@ -283,6 +283,8 @@ def _transition(
 ) -> CampaignOut:
     campaign = _get(session, campaign_id, lock=True)
     now = outbound_runtime(container).clock.now()
+    if action in ("start", "resume"):
+        require_twilio_account(container.settings)
     if action == "start":
         if not outbound_numbers(session):
             raise Conflict("the organization has no outbound phone number to call from")

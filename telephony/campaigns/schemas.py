@@ -6,12 +6,12 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, Field, field_validator
+from pydantic import Field, field_validator
 
 from compliance.vocabulary import Purpose
 from seiketsu.leads.models import LeadStatus
 from seiketsu.phones import InvalidPhoneNumber, normalize_phone
-from seiketsu.schemas import CamelModel, InputModel
+from seiketsu.schemas import CamelModel, InputModel, UtcDateTime
 from telephony.campaigns.models import CampaignLeadStatus, CampaignStatus
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -28,8 +28,8 @@ class ScheduleIn(InputModel):
 class LeadFilterIn(InputModel):
     status: list[LeadStatus] | None = None
     source: str | None = Field(default=None, max_length=50)
-    created_from: AwareDatetime | None = None
-    created_to: AwareDatetime | None = None
+    created_from: UtcDateTime | None = None
+    created_to: UtcDateTime | None = None
     lead_ids: list[uuid.UUID] | None = Field(default=None, min_length=1, max_length=10_000)
 
 

@@ -43,18 +43,11 @@ def revoke(
     return ConsentEvent(at=at, action=ConsentAction.REVOKE, channels=channels, purposes=purposes, event_id=event_id)
 
 
-def fresh_listings(
-    as_of: date | None = None, *, listed: frozenset[str] = frozenset(), registered_on: date | None = None
-) -> tuple[RegistryListing, ...]:
+def fresh_listings(as_of: date | None = None, *, listed: frozenset[str] = frozenset()) -> tuple[RegistryListing, ...]:
     """An answer from the national registry and every state list the rule book knows (not listed by default)."""
     day = as_of or (BASE_AT.date() - timedelta(days=5))
     registries = (NATIONAL_REGISTRY, *(state_registry(s) for s in STATE_LISTS))
-    return tuple(
-        RegistryListing(
-            registry=r, listed=r in listed, copy_as_of=day, registered_on=registered_on if r in listed else None
-        )
-        for r in registries
-    )
+    return tuple(RegistryListing(registry=r, listed=r in listed, copy_as_of=day) for r in registries)
 
 
 def facts(**changes: Any) -> GateFacts:

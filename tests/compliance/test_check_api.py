@@ -115,14 +115,15 @@ def permits(phone: str, count: int) -> Step:
     return lambda world: world.permits(phone, count)
 
 
-def state_copies(phone: str, state: str, *, listed: bool = False) -> Step:
-    """Fresh national and state copies of the number's area code, and written consent."""
+def state_copies(phone: str, state: str, *, listed: bool = False, consent: bool = True) -> Step:
+    """Fresh national and state copies of the number's area code, and (unless told otherwise) written consent."""
     digits = phone[2:]
 
     def setup(world: World) -> None:
         world.copy(area_codes=(digits[:3],))
         world.copy(area_codes=(digits[:3],), list_name=f"state:{state}", numbers=(digits,) if listed else ())
-        world.grant(phone)
+        if consent:
+            world.grant(phone)
 
     return setup
 
@@ -149,11 +150,17 @@ SCENARIOS = [
              {"voice": "live", "purpose": "informational"}),
     Scenario("number on the internal list", "federal.internal_dnc", "block", False,
              (copy(), consent(), post("/api/v1/dnc", {"phone": NY_PHONE, "source": "agent"}))),
-    Scenario("number on the national registry, consent older than the copy", "federal.national_dnc", "block", False,
-             (LISTED, consent())),
-    Scenario("written consent given after registration", "federal.national_dnc", "pass", True,
+    # 47 CFR 64.1200(c)(2)(ii): signed written consent exempts from a listing whatever the order of the two.
+    Scenario("number on the national registry, written consent older than the copy", "federal.national_dnc", "pass",
+             True, (LISTED, consent())),
+    Scenario("number listed since before the written consent", "federal.national_dnc", "pass", True,
              # Listed in a copy of 300 days ago and still in the fresh one; consent is 180 days old.
              (copy(numbers=("2125550134",), as_of=NOW.date() - 300 * DAYS), LISTED, consent())),
+    Scenario("written consent revoked after the listing", "federal.national_dnc", "block", False,
+             (LISTED, consent(), post("/api/v1/consents/revoke", {"phone": NY_PHONE, "method": "agent",
+                                                                  "revokedAt": (NOW - 2 * DAYS).isoformat()}))),
+    Scenario("number on the national registry, live call without consent", "federal.national_dnc", "block", False,
+             (LISTED,), {"voice": "live"}),
     Scenario("registry copy 40 days old", "federal.dnc_registry_copy", "block", False,
              (copy(as_of=NOW.date() - 40 * DAYS), consent())),
     Scenario("no registry copy of the area code", "federal.national_dnc", "block", False,
@@ -170,7 +177,9 @@ SCENARIOS = [
              (state_copies(FL_PHONE, "FL"), permits(FL_PHONE, 3)), {"phone": FL_PHONE}),
     Scenario("third marketing call in 24 hours to Florida", "FL.frequency_cap", "pass", True,
              (state_copies(FL_PHONE, "FL"), permits(FL_PHONE, 2)), {"phone": FL_PHONE}),
-    Scenario("Texas number on the Texas list", "TX.dnc_list", "block", False,
+    Scenario("Texas number on the Texas list, live call without consent", "TX.dnc_list", "block", False,
+             (state_copies(TX_PHONE, "TX", listed=True, consent=False),), {"phone": TX_PHONE, "voice": "live"}),
+    Scenario("Texas number on the Texas list, written consent", "TX.dnc_list", "pass", True,
              (state_copies(TX_PHONE, "TX", listed=True),), {"phone": TX_PHONE}),
     Scenario("Louisiana on a Sunday", "LA.calling_hours", "block", False, (state_copies(LA_PHONE, "LA"),),
              {"phone": LA_PHONE, "at": datetime.fromisoformat("2025-06-15T16:00:00+00:00")}),
@@ -190,7 +199,7 @@ SCENARIOS = [
               post("/api/v1/dnc/withdrawals", {"phone": NY_PHONE, "reason": "asked to be called about the listing"})),
              {"voice": "live"}),
     Scenario("AI call: a relationship never exempts from the registry", "federal.national_dnc", "block", False,
-             (LISTED, consent(), lead(last_inquiry_at=NOW - 30 * DAYS))),
+             (LISTED, lead(last_inquiry_at=NOW - 30 * DAYS))),
 ]  # fmt: skip
 
 

@@ -36,7 +36,7 @@ def _request(phone: str, **changes: object) -> CheckRequest:
 def test_the_gate_works_on_sqlite(sqlite_container: Container) -> None:
     org = make_org(sqlite_container, "acme")
     with tenant_session(sqlite_container.sessions, org.id) as session:
-        for phone in NUMBERS.values():
+        for phone in (NUMBERS["consented"], NUMBERS["dnc"], NUMBERS["lead"]):
             record_grant(
                 session, phone=phone, kind=ConsentKind.WRITTEN, channels=tuple(ConsentChannel), purposes=tuple(Purpose),
                 source=GrantSource.WEB_FORM, granted_at=CONSENT_AT, evidence=Evidence(form_url="https://x.test/f"),
@@ -58,7 +58,7 @@ def test_the_gate_works_on_sqlite(sqlite_container: Container) -> None:
     )
     requests = [
         _request(NUMBERS["consented"]),
-        _request(NUMBERS["listed"]),
+        _request(NUMBERS["listed"], voice=VoiceKind.LIVE),  # listed, no written consent, no relationship
         _request(NUMBERS["dnc"]),
         _request(NUMBERS["lead"], voice=VoiceKind.LIVE),  # listed, withdrawn from the list, inquiry since the request
         _request(NUMBERS["consented"], at=NOW + timedelta(hours=12)),

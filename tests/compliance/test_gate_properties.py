@@ -4,7 +4,7 @@ order of ledger events must not matter."""
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import phonenumbers
@@ -69,7 +69,6 @@ def gate_facts(draw: st.DrawFn) -> GateFacts:
             registry=registry,
             listed=draw(st.booleans()),
             copy_as_of=at.date() - timedelta(days=draw(st.integers(0, 60))),
-            registered_on=draw(st.none() | st.dates(date(2003, 6, 1), date(2027, 1, 1))),
         )
         for registry in registries
         if draw(st.integers(0, 9)) > 0
@@ -154,6 +153,46 @@ def test_no_allowed_decision_violates_a_mandatory_rule(facts: GateFacts) -> None
     if decision.allowed:
         assert all(c.result in (Verdict.PASS, Verdict.SKIP) for c in decision.checks)
         assert decision.next_allowed_at is None
+
+
+@st.composite
+def marketing_to_a_listed_number(draw: st.DrawFn) -> GateFacts:
+    """An artificial-voice call or a text for marketing (no relationship exempts either) to a number the national
+    registry lists, with written consent given up to three years before the copy or after it, maybe revoked since,
+    among other ledger events."""
+    facts = draw(gate_facts())
+    channel = draw(st.sampled_from(Channel))
+    copy_as_of = facts.at.date() - timedelta(days=draw(st.integers(0, 25)))
+    granted = facts.at - timedelta(days=draw(st.integers(-5, 3 * 365)), minutes=draw(st.integers(0, 1440)))
+    events = [ConsentEvent(at=granted, action=ConsentAction.GRANT, kind=ConsentKind.WRITTEN)]
+    if draw(st.booleans()):
+        events.append(ConsentEvent(at=granted + timedelta(days=draw(st.integers(0, 400))), action=ConsentAction.REVOKE))
+    others = [r for r in facts.registry_listings if r.registry != NATIONAL_REGISTRY]
+    return dataclasses.replace(
+        facts,
+        channel=channel,
+        voice=VoiceKind.ARTIFICIAL if channel is Channel.VOICE else None,
+        purpose=Purpose.MARKETING,
+        consent_events=(*events, *facts.consent_events),
+        registry_listings=(RegistryListing(NATIONAL_REGISTRY, True, copy_as_of), *others),
+        opt_out_confirmation=None,
+    )
+
+
+@SETTINGS
+@given(marketing_to_a_listed_number())
+def test_a_listing_yields_exactly_to_written_consent_in_force(facts: GateFacts) -> None:
+    """The national and state list checks of a listed number pass exactly when written consent covering the call is
+    in force: whenever it was given, before or after the copies' dates, until revoked."""
+    checks = {c.rule: c for c in evaluate(facts, RULEBOOK).checks}
+    expected = Verdict.PASS if written_consent_in_force(facts) else Verdict.BLOCK
+    listed = [r.registry for r in facts.registry_listings if r.listed]
+    for registry in listed:
+        rule_id = "federal.national_dnc" if registry == NATIONAL_REGISTRY else f"{registry[6:]}.dnc_list"
+        check = checks.get(rule_id)
+        if check is not None:  # a state's check only where the state's rules apply
+            assert check.result is expected, (registry, check, facts.consent_events)
+    assert checks["federal.national_dnc"].result is expected
 
 
 @SETTINGS

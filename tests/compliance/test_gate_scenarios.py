@@ -57,10 +57,12 @@ def revocation_from_text(text: str, at: datetime) -> tuple[ConsentEvent, ...]:
     return tuple(events)
 
 
-def listed_nationally(*, registered_on: date | None, at: datetime = BASE_AT) -> tuple[RegistryListing, ...]:
-    return fresh_listings(
-        at.date() - timedelta(days=5), listed=frozenset({NATIONAL_REGISTRY}), registered_on=registered_on
-    )
+LISTED_AS_OF = BASE_AT.date() - timedelta(days=5)
+
+
+def listed_nationally(as_of: date = LISTED_AS_OF) -> tuple[RegistryListing, ...]:
+    """Fresh copies of every list, the national one listing the number (copies say whether, never since when)."""
+    return fresh_listings(as_of, listed=frozenset({NATIONAL_REGISTRY}))
 
 
 LIVE_NO_CONSENT = {"voice": VoiceKind.LIVE, "consent_events": ()}
@@ -227,32 +229,42 @@ SCENARIOS = [
     Scenario("a live marketing call needs no prior consent", "federal.consent.revocation",
              facts(**LIVE_NO_CONSENT), True),
     # --- Do-Not-Call registry, EBR ----------------------------------------------------------------------------
-    Scenario("written consent given after DNC registration overrides the registry", "federal.national_dnc",
-             facts(registry_listings=listed_nationally(registered_on=date(2024, 6, 1))), True),
-    Scenario("written consent given before DNC registration does not", "federal.national_dnc",
-             facts(registry_listings=listed_nationally(registered_on=date(2025, 1, 15))), False),
-    Scenario("registration date unknown: the listing stands", "federal.national_dnc",
-             facts(registry_listings=listed_nationally(registered_on=None)), False, detail="unknown"),
+    # 47 CFR 64.1200(c)(2)(ii): signed written consent exempts from a listing whatever the order of the two.
+    Scenario("written consent older than the copy that lists the number exempts", "federal.national_dnc",
+             facts(consent_events=(grant(utc(2025, 5, 1, 12)),), registry_listings=listed_nationally(date(2025, 6, 1))),
+             True, detail="written consent of 2025-05-01"),
+    Scenario("written consent given after the number was listed exempts", "federal.national_dnc",
+             facts(consent_events=(grant(utc(2025, 6, 8, 12)),), registry_listings=listed_nationally()), True),
+    Scenario("written consent revoked after the listing: the listing stands", "federal.national_dnc",
+             facts(consent_events=(grant(), revoke(utc(2025, 6, 7, 12))), registry_listings=listed_nationally()),
+             False, detail="no written consent in force (revoked on 2025-06-07)"),
+    Scenario("written consent exempts a marketing text to a listed number", "federal.national_dnc",
+             facts(channel=Channel.SMS, voice=None, registry_listings=listed_nationally()), True),
+    Scenario("written consent exempts a live call to a listed number", "federal.national_dnc",
+             facts(voice=VoiceKind.LIVE, registry_listings=listed_nationally()), True),
+    Scenario("express consent does not exempt a live call from the registry", "federal.national_dnc",
+             facts(voice=VoiceKind.LIVE, consent_events=(grant(kind=ConsentKind.EXPRESS),),
+                   registry_listings=listed_nationally()), False, detail="no written consent in force"),
     Scenario("EBR: inquiry 2 months ago exempts a live call from the registry", "federal.national_dnc",
-             facts(registry_listings=listed_nationally(registered_on=None), **LIVE_NO_CONSENT,
+             facts(registry_listings=listed_nationally(), **LIVE_NO_CONSENT,
                    relationship=BusinessRelationship(last_inquiry_at=BASE_AT - timedelta(days=60))), True),
     Scenario("EBR: inquiry 4 months ago has expired", "federal.national_dnc",
-             facts(registry_listings=listed_nationally(registered_on=None), **LIVE_NO_CONSENT,
+             facts(registry_listings=listed_nationally(), **LIVE_NO_CONSENT,
                    relationship=BusinessRelationship(last_inquiry_at=BASE_AT - timedelta(days=120))), False,
              detail="expired"),
     Scenario("EBR: transaction 17 months ago exempts a live call", "federal.national_dnc",
-             facts(registry_listings=listed_nationally(registered_on=None), **LIVE_NO_CONSENT,
+             facts(registry_listings=listed_nationally(), **LIVE_NO_CONSENT,
                    relationship=BusinessRelationship(last_transaction_at=utc(2024, 1, 20))), True),
     Scenario("EBR: transaction 19 months ago has expired", "federal.national_dnc",
-             facts(registry_listings=listed_nationally(registered_on=None), **LIVE_NO_CONSENT,
+             facts(registry_listings=listed_nationally(), **LIVE_NO_CONSENT,
                    relationship=BusinessRelationship(last_transaction_at=utc(2023, 11, 10))), False),
     Scenario("EBR ended by a later Do-Not-Call request", "federal.national_dnc",
-             facts(registry_listings=listed_nationally(registered_on=None), **LIVE_NO_CONSENT,
+             facts(registry_listings=listed_nationally(), **LIVE_NO_CONSENT,
                    relationship=BusinessRelationship(last_inquiry_at=BASE_AT - timedelta(days=30),
                                                      last_dnc_request_at=BASE_AT - timedelta(days=10))), False,
              detail="ended"),
     Scenario("EBR never exempts an AI-voice call", "federal.national_dnc",
-             facts(registry_listings=listed_nationally(registered_on=date(2025, 1, 15)),
+             facts(registry_listings=listed_nationally(), consent_events=(),
                    relationship=BusinessRelationship(last_inquiry_at=BASE_AT - timedelta(days=10))), False,
              detail="live calls only"),
     Scenario("stale registry copy (40 days) blocks marketing that relies on it", "federal.dnc_registry_copy",
@@ -263,10 +275,14 @@ SCENARIOS = [
                    purpose=Purpose.INFORMATIONAL), True, verdict=Verdict.SKIP),
     Scenario("no registry copy at all fails closed", "federal.national_dnc",
              facts(registry_listings=()), False, detail="missing data"),
-    Scenario("Texas state list: a listed number blocks", "TX.dnc_list",
-             facts(phone="+12145550134",
+    Scenario("Texas state list: a listed number blocks a live call without written consent", "TX.dnc_list",
+             facts(phone="+12145550134", **LIVE_NO_CONSENT,
                    registry_listings=fresh_listings(BASE_AT.date(), listed=frozenset({state_registry("TX")}))),
              False),
+    Scenario("Texas state list: written consent exempts as from the national registry", "TX.dnc_list",
+             facts(phone="+12145550134",
+                   registry_listings=fresh_listings(BASE_AT.date(), listed=frozenset({state_registry("TX")}))),
+             True),
     Scenario("Texas quarterly list 80 days old is still usable", "TX.dnc_list",
              facts(phone="+12145550134",
                    registry_listings=(RegistryListing(NATIONAL_REGISTRY, False, BASE_AT.date()),

@@ -151,7 +151,7 @@ _BASE = GateFacts(
     consent_events=(ConsentEvent(at=_AT - timedelta(days=9), action=ConsentAction.GRANT, kind=ConsentKind.WRITTEN,
                                  event_id="a"),),
     internal_dnc=InternalDncEntry(_AT - timedelta(days=2)),
-    registry_listings=(RegistryListing(NATIONAL_REGISTRY, True, _AT.date(), _AT.date() - timedelta(days=99)),),
+    registry_listings=(RegistryListing(NATIONAL_REGISTRY, True, _AT.date()),),
     relationship=BusinessRelationship(_AT - timedelta(days=20), _AT - timedelta(days=200), _AT - timedelta(days=3)),
     recent_attempts=(_AT - timedelta(hours=2),),
     reassigned_number=ReassignedNumberResult(ReassignedStatus.NOT_DISCONNECTED, _AT.date() - timedelta(days=9)),
@@ -244,10 +244,10 @@ def _parsed(raw: str) -> PhoneNumber | None:
 
 def test_shared_registry_listings_equal_fresh_ones() -> None:
     day = datetime(2026, 11, 24, tzinfo=UTC).date()
-    for first in (None, day - timedelta(days=400)):
-        shared = _listing(NATIONAL_REGISTRY, day, first)
-        assert shared == RegistryListing(NATIONAL_REGISTRY, first is not None, day, first)
-        assert _listing(NATIONAL_REGISTRY, day, first) is shared
+    for listed in (False, True):
+        shared = _listing(NATIONAL_REGISTRY, day, listed)
+        assert shared == RegistryListing(NATIONAL_REGISTRY, listed, day)
+        assert _listing(NATIONAL_REGISTRY, day, listed) is shared
 
 
 def test_shared_consent_scopes_equal_fresh_ones() -> None:

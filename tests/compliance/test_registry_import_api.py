@@ -16,7 +16,7 @@ from seiketsu.cli import main
 from seiketsu.container import Container
 from seiketsu.jobs.rq_backend import RQDispatcher, RQWorker
 from seiketsu.jobs.runner import JobRunner
-from tests.compliance.support import blocking, check, grant, install_gate
+from tests.compliance.support import blocking, check, install_gate
 from tests.conftest import TEST_SECRET
 from tests.factories import OrgFixture, login, make_org
 
@@ -60,11 +60,11 @@ def test_an_uploaded_zip_is_imported_by_the_worker(
     assert (done["accepted"], done["rejected"], done["numbersAdded"], done["areaCodes"]) == (2, 1, 2, ["212"])
     rejected = {"source": "national-212.zip:212.txt", "line": 3, "reason": "number field holds letters"}
     assert done["rejectedLines"] == [{**rejected, "text": "not a number"}]
-    copies = client.get("/api/v1/dnc/registries", headers=headers).json()
+    copies = client.get("/api/v1/dnc/registries", headers=headers).json()["items"]
     assert copies == [{"list": "national", "areaCodes": 1, "oldestAsOf": "2025-06-05", "newestAsOf": "2025-06-05"}]
     install_gate(container)
-    grant(client, headers, "+12125550134")
-    assert "federal.national_dnc" in blocking(check(client, headers, phone="+12125550134"))
+    # A live marketing call without written consent: only the listing can block it.
+    assert blocking(check(client, headers, phone="+12125550134", voice="live")) == {"federal.national_dnc"}
 
 
 def test_a_failing_upload_is_recorded_and_changes_nothing(
@@ -79,7 +79,7 @@ def test_a_failing_upload_is_recorded_and_changes_nothing(
     by_id = {item["id"]: item for item in imports}
     assert by_id[failed["id"]]["status"] == "failed" and "XML" in by_id[failed["id"]]["error"]
     assert by_id[changes["id"]]["status"] == "failed" and "full list" in by_id[changes["id"]]["error"]
-    copies = client.get("/api/v1/dnc/registries", headers=headers).json()
+    copies = client.get("/api/v1/dnc/registries", headers=headers).json()["items"]
     assert copies[0]["newestAsOf"] == "2025-06-05"
 
 

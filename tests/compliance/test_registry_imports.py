@@ -1,5 +1,6 @@
 """Registry imports on PostgreSQL (COPY and set-based merge) and SQLite: formats, full and change lists, bad lines,
-atomic failure, copy dates and registration dates."""
+atomic failure, copy dates and the date each number was first listed in the copies held (a record of the imports,
+never a registration date)."""
 
 from __future__ import annotations
 
@@ -118,13 +119,13 @@ def test_a_zipped_list_reads_every_member(container: Container) -> None:
     assert set(_numbers(container, org.id)) == {"2125550134", "2125550135", "6465550100"}
 
 
-def test_a_full_list_replaces_its_area_codes_only_and_keeps_registration_dates(any_container: Container) -> None:
+def test_a_full_list_replaces_its_area_codes_only_and_keeps_first_listed_dates(any_container: Container) -> None:
     org = make_org(any_container, "acme")
     _run(any_container, _spec(org.id), b"2125550001\n2125550002\n6465550001\n")
     result = _run(any_container, _spec(org.id, as_of=DAY2), b"2125550002\n2125550003\n")
     assert (result.numbers_added, result.numbers_removed) == (1, 1)
     assert _numbers(any_container, org.id) == {
-        "2125550002": DAY1,  # listed in both copies: registered by the first
+        "2125550002": DAY1,  # listed in both copies: first listed in the first
         "2125550003": DAY2,
         "6465550001": DAY1,  # another area code: untouched
     }
@@ -141,7 +142,7 @@ def test_a_change_list_adds_and_deletes_the_last_action_winning(any_container: C
     assert _copies(any_container, org.id) == {"212": DAY2}
 
 
-def test_a_number_deleted_then_listed_again_is_registered_by_the_later_copy(container: Container) -> None:
+def test_a_number_deleted_then_listed_again_is_first_listed_in_the_later_copy(container: Container) -> None:
     org = make_org(container, "acme")
     _run(container, _spec(org.id), b"2125550001\n")
     _run(container, _spec(org.id, kind=ListKind.CHANGES, as_of=DAY1 + timedelta(days=7)), b"2125550001,D\n")

@@ -47,6 +47,7 @@ def test_missing_invalid_and_expired_tokens_are_401(client: TestClient, containe
         user_id=org.id,
         organization_id=org.id,
         role=Role.ORG_ADMIN,
+        generation=0,
         now=utcnow() - timedelta(hours=1),
         ttl=timedelta(minutes=15),
     )
@@ -58,6 +59,7 @@ def test_missing_invalid_and_expired_tokens_are_401(client: TestClient, containe
         user_id=org.id,
         organization_id=org.id,
         role=Role.SUPER_ADMIN,
+        generation=0,
         now=utcnow(),
         ttl=timedelta(minutes=15),
     )
@@ -119,7 +121,7 @@ def test_api_keys_are_shown_once_stored_hashed_and_revocable(client: TestClient,
     created = client.post("/api/v1/api-keys", json={"name": "crm sync", "role": "manager"}, headers=headers)
     assert created.status_code == 201
     key = created.json()["key"]
-    listed = client.get("/api/v1/api-keys", headers=headers).json()
+    listed = client.get("/api/v1/api-keys", headers=headers).json()["items"]
     assert [item["name"] for item in listed] == ["crm sync"]
     assert all("key" not in item for item in listed)
 
@@ -146,7 +148,7 @@ def test_deactivated_user_loses_access_at_once(client: TestClient, container: Co
     agent_email = make_user(container, org, Role.AGENT)
     agent_headers = login(client, org, agent_email)
     admin_headers = login(client, org)
-    users = client.get(f"/api/v1/organizations/{org.id}/users", headers=admin_headers).json()
+    users = client.get(f"/api/v1/organizations/{org.id}/users", headers=admin_headers).json()["items"]
     agent_id = next(u["id"] for u in users if u["email"] == agent_email)
     assert client.delete(f"/api/v1/organizations/{org.id}/users/{agent_id}", headers=admin_headers).status_code == 204
     assert client.get("/api/v1/auth/me", headers=agent_headers).status_code == 401

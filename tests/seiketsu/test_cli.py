@@ -36,6 +36,10 @@ def test_org_create_then_login_and_a_thousand_leads(env: dict[str, str], monkeyp
     api_key = re.search(r"API key \(shown once\): (\S+)", created.output)
     assert password and api_key
     assert "slug: lone-star-realty" in created.output
+    # A thousand leads in a minute is beyond the default plan: the operator raises it (no tenant can).
+    limits = runner.invoke(main, ["org", "limits", "lone-star-realty", "--api-requests-per-minute", "5000"], env=env)
+    assert limits.exit_code == 0, limits.output
+    assert "API requests per minute: 5000" in limits.output and "max concurrent calls: 10" in limits.output
 
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -51,10 +55,8 @@ def test_org_create_then_login_and_a_thousand_leads(env: dict[str, str], monkeyp
         assert login.status_code == 200, login.text
         headers = {"Authorization": f"Bearer {login.json()['accessToken']}"}
         me = client.get("/api/v1/auth/me", headers=headers).json()
-        raised = client.put(
-            f"/api/v1/organizations/{me['organizationId']}", json={"apiRequestsPerMinute": 5000}, headers=headers
-        )
-        assert raised.status_code == 200
+        organization = client.get(f"/api/v1/organizations/{me['organizationId']}", headers=headers).json()
+        assert organization["apiRequestsPerMinute"] == 5000
         sources = ("zillow", "web", "referral", "open-house")
         for i in range(1000):
             body = {"phone": f"+1512{5550000 + i:07d}", "firstName": f"Lead{i}", "source": sources[i % 4]}
@@ -71,7 +73,7 @@ def test_org_create_then_login_and_a_thousand_leads(env: dict[str, str], monkeyp
         assert len(seen) == 250 == len(set(seen))
         assert seen == sorted(seen)
         assert client.get("/api/v1/leads", headers={"X-API-Key": api_key.group(1)}).status_code == 200
-        numbers = client.get("/api/v1/phone-numbers", headers=headers).json()
+        numbers = client.get("/api/v1/phone-numbers", headers=headers).json()["items"]
         assert [n["e164"] for n in numbers] == ["+15125550100"]
 
 
@@ -82,3 +84,66 @@ def test_org_create_reports_bad_input_clearly(env: dict[str, str]) -> None:
     assert result.exit_code == 1 and "not a valid phone number" in result.output
     bad = runner.invoke(main, ["migrate"], env={**env, "LOG_LEVEL": "LOUD"})
     assert bad.exit_code == 1 and "LOG_LEVEL" in bad.output
+
+
+def test_org_create_validates_as_the_api_does(env: dict[str, str]) -> None:
+    runner = CliRunner()
+    assert runner.invoke(main, ["migrate"], env=env).exit_code == 0
+    mars = runner.invoke(
+        main, ["org", "create", "X", "--admin-email", "a@x.example", "--timezone", "Mars/Base"], env=env
+    )
+    assert mars.exit_code == 1 and "--timezone: not an IANA time zone" in mars.output
+    slug = runner.invoke(main, ["org", "create", "X", "--admin-email", "a@x.example", "--slug", "-x-"], env=env)
+    assert slug.exit_code == 1 and "--slug:" in slug.output
+    assert "no organizations yet" in runner.invoke(main, ["org", "list"], env=env).output
+
+
+def test_org_list_shows_each_organization(env: dict[str, str]) -> None:
+    runner = CliRunner()
+    assert runner.invoke(main, ["migrate"], env=env).exit_code == 0
+    for name, zone in (("Lone Star Realty", "America/Chicago"), ("Bay Homes", "America/Los_Angeles")):
+        created = runner.invoke(
+            main, ["org", "create", name, "--admin-email", "a@x.example", "--timezone", zone], env=env
+        )
+        assert created.exit_code == 0, created.output
+    listed = runner.invoke(main, ["org", "list"], env=env)
+    assert listed.exit_code == 0
+    rows = [line.split("\t") for line in listed.output.splitlines()]
+    assert [row[:4] for row in rows] == [
+        ["bay-homes", "Bay Homes", "America/Los_Angeles", "active"],
+        ["lone-star-realty", "Lone Star Realty", "America/Chicago", "active"],
+    ]
+
+
+def test_bare_command_prints_help_and_version_is_shown() -> None:
+    runner = CliRunner()
+    bare = runner.invoke(main, [])
+    assert bare.exit_code == 0 and "Commands:" in bare.output and "org" in bare.output
+    version = runner.invoke(main, ["--version"])
+    assert version.exit_code == 0 and version.output.strip() == "seiketsu, version 0.1.0"
+
+
+def test_bench_compliance_defaults_to_a_short_run() -> None:
+    shown = CliRunner().invoke(main, ["bench", "compliance", "--help"])
+    assert shown.exit_code == 0
+    text = " ".join(shown.output.split())
+    assert "--full" in text and "[default: 1,000,000; full: 10 M]" in text
+
+
+def test_org_limits_shows_sets_and_refuses_what_it_cannot(env: dict[str, str]) -> None:
+    runner = CliRunner()
+    helped = runner.invoke(main, ["org", "limits", "--help"], env=env)
+    assert helped.exit_code == 0
+    assert "--max-concurrent-calls" in helped.output and "--api-requests-per-minute" in helped.output
+    assert runner.invoke(main, ["migrate"], env=env).exit_code == 0
+    assert runner.invoke(main, ["org", "create", "Acme", "--admin-email", "a@acme.example"], env=env).exit_code == 0
+    shown = runner.invoke(main, ["org", "limits", "acme"], env=env)
+    assert shown.exit_code == 0
+    assert "max concurrent calls: 10" in shown.output and "API requests per minute: 600" in shown.output
+    changed = runner.invoke(main, ["org", "limits", "acme", "--max-concurrent-calls", "25"], env=env)
+    assert "max concurrent calls: 25" in changed.output and "API requests per minute: 600" in changed.output
+    assert "max concurrent calls: 25" in runner.invoke(main, ["org", "limits", "acme"], env=env).output
+    unknown = runner.invoke(main, ["org", "limits", "nobody", "--max-concurrent-calls", "5"], env=env)
+    assert unknown.exit_code == 1 and "no organization with slug 'nobody'" in unknown.output
+    zero = runner.invoke(main, ["org", "limits", "acme", "--max-concurrent-calls", "0"], env=env)
+    assert zero.exit_code == 2 and "--max-concurrent-calls" in zero.output

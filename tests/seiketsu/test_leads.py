@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from seiketsu.container import Container
+from seiketsu.leads.models import Lead
+from seiketsu.tenancy.scoping import system_session
 from tests.factories import login, make_org
 
 
@@ -133,3 +136,16 @@ def test_bad_cursor_is_a_clear_error(client: TestClient, headers: dict[str, str]
     assert response.status_code == 422 and response.json()["errors"][0]["field"] == "query.cursor"
     response = client.get("/api/v1/leads?cursor=%%%garbage", headers=headers)
     assert response.status_code == 422
+
+
+def test_qualification_is_camel_case_on_the_wire_and_one_spelling_when_stored(
+    client: TestClient, container: Container
+) -> None:
+    headers = login(client, make_org(container, "acme"))
+    body = {"phone": "+15125550142", "qualification": {"propertyType": "condo", "budget_max": 400000}}
+    created = client.post("/api/v1/leads", json=body, headers=headers)
+    assert created.status_code == 201, created.text
+    assert created.json()["qualification"] == {"propertyType": "condo", "budgetMax": 400000}
+    with system_session(container.sessions) as session:
+        lead = session.get(Lead, uuid.UUID(created.json()["id"]))
+        assert lead is not None and lead.qualification == {"property_type": "condo", "budget_max": 400000}

@@ -12,7 +12,10 @@ def test_super_admin_manages_organizations(client: TestClient, container: Contai
     customer = make_org(container, "customer")
     root = make_user(container, platform, Role.SUPER_ADMIN)
     headers = login(client, platform, root)
-    assert {o["slug"] for o in client.get("/api/v1/organizations", headers=headers).json()} == {"platform", "customer"}
+    assert {o["slug"] for o in client.get("/api/v1/organizations", headers=headers).json()["items"]} == {
+        "platform",
+        "customer",
+    }
     created = client.post(
         "/api/v1/organizations",
         json={"name": "New Brokerage", "slug": "new-brokerage", "timezone": "America/Chicago"},
@@ -35,9 +38,14 @@ def test_super_admin_manages_organizations(client: TestClient, container: Contai
 def test_org_admin_manages_own_org_and_users(client: TestClient, container: Container) -> None:
     org = make_org(container, "acme")
     headers = login(client, org)
-    assert [o["slug"] for o in client.get("/api/v1/organizations", headers=headers).json()] == ["acme"]
-    updated = client.put(f"/api/v1/organizations/{org.id}", json={"maxConcurrentCalls": 25}, headers=headers)
-    assert updated.status_code == 200 and updated.json()["maxConcurrentCalls"] == 25
+    assert [o["slug"] for o in client.get("/api/v1/organizations", headers=headers).json()["items"]] == ["acme"]
+    updated = client.put(f"/api/v1/organizations/{org.id}", json={"name": "Acme Homes"}, headers=headers)
+    assert updated.status_code == 200 and updated.json()["name"] == "Acme Homes"
+    # Plan limits are the operator's (``seiketsu org limits``): a tenant cannot raise its own.
+    for limit in ("maxConcurrentCalls", "apiRequestsPerMinute"):
+        raised = client.put(f"/api/v1/organizations/{org.id}", json={limit: 1_000_000}, headers=headers)
+        assert raised.status_code == 422 and raised.json()["errors"][0]["field"] == f"body.{limit}"
+    assert client.get(f"/api/v1/organizations/{org.id}", headers=headers).json()["apiRequestsPerMinute"] == 600
     assert client.put(f"/api/v1/organizations/{org.id}", json={"isActive": False}, headers=headers).status_code == 403
 
     new_user = {"email": "Agent@Acme.example.com", "password": "long enough password", "role": "agent"}
@@ -61,4 +69,24 @@ def test_phone_numbers_are_validated_and_unique_across_organizations(client: Tes
     assert client.post("/api/v1/phone-numbers", json={"number": "+15125550100"}, headers=other).status_code == 409
     invalid = client.post("/api/v1/phone-numbers", json={"number": "555"}, headers=headers)
     assert invalid.status_code == 422 and invalid.json()["errors"][0]["field"] == "body.number"
-    assert [n["e164"] for n in client.get("/api/v1/phone-numbers", headers=other).json()] == []
+    assert [n["e164"] for n in client.get("/api/v1/phone-numbers", headers=other).json()["items"]] == []
+
+
+def test_every_list_is_a_page_with_a_cursor(client: TestClient, container: Container) -> None:
+    org = make_org(container, "acme")
+    headers = login(client, org)
+    for number in ("+15125550101", "+15125550102", "+15125550103"):
+        assert client.post("/api/v1/phone-numbers", json={"number": number}, headers=headers).status_code == 201
+    first = client.get("/api/v1/phone-numbers?limit=2", headers=headers).json()
+    assert [n["e164"] for n in first["items"]] == ["+15125550101", "+15125550102"] and first["nextCursor"]
+    rest = client.get(f"/api/v1/phone-numbers?limit=2&cursor={first['nextCursor']}", headers=headers).json()
+    assert [n["e164"] for n in rest["items"]] == ["+15125550103"] and rest["nextCursor"] is None
+    for path in (
+        "/api/v1/organizations",
+        f"/api/v1/organizations/{org.id}/users",
+        "/api/v1/api-keys",
+        "/api/v1/webhook-sources",
+        "/api/v1/dnc/registries",
+    ):
+        body = client.get(path, headers=headers).json()
+        assert set(body) == {"items", "nextCursor"}, path

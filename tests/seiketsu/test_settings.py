@@ -73,3 +73,11 @@ def test_a_bad_value_names_the_variable(tmp_path: Path, env: dict[str, str], var
         load_settings(env, workdir=tmp_path)
     assert raised.value.variable == variable
     assert variable in str(raised.value)
+
+
+def test_no_proxy_is_trusted_unless_configured(tmp_path: Path) -> None:
+    assert load_settings({}, workdir=tmp_path).trusted_proxies == ()
+    configured = load_settings({"TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.1,,fd00::/8"}, workdir=tmp_path)
+    assert configured.trusted_proxies == ("10.0.0.0/8", "192.0.2.1/32", "fd00::/8")
+    with pytest.raises(ConfigError, match="TRUSTED_PROXIES"):
+        load_settings({"TRUSTED_PROXIES": "10.0.0.0/8,proxy.internal"}, workdir=tmp_path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -12,11 +13,14 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlmodel import col
 
-from seiketsu.container import Container
+from seiketsu.app import create_app
+from seiketsu.container import Container, build_container
 from seiketsu.leads.models import Lead
+from seiketsu.settings import Settings
 from seiketsu.tenancy.models import Role
 from seiketsu.tenancy.scoping import system_session
 from telephony.campaigns.models import CampaignLead
+from tests.conftest import fast_passwords, truncate
 from tests.factories import login, make_user
 from tests.telephony.outbound_support import (
     ALL_WEEK,
@@ -148,3 +152,24 @@ def test_a_campaign_cannot_start_without_an_outbound_number(
     assert response.status_code == 409 and "outbound" in response.json()["detail"]
     with system_session(container.sessions) as session:
         assert session.scalars(sa.select(col(CampaignLead.status))).all() == ["pending"]
+
+
+def test_a_campaign_cannot_start_or_resume_without_a_twilio_account(settings: Settings) -> None:
+    container = build_container(
+        replace(settings, twilio_account_sid=None, twilio_auth_token=None), passwords=fast_passwords()
+    )
+    org = outbound_org(container)
+    add_leads(container, org, ["+12125550142"])
+    try:
+        with TestClient(create_app(container.settings, container=container)) as client:
+            headers = login(client, org)
+            created = client.post("/api/v1/campaigns", headers=headers, json={**SETTINGS, "leadFilter": {}}).json()
+            path = f"/api/v1/campaigns/{created['id']}"
+            response = client.post(f"{path}/start", headers=headers)
+            assert response.status_code == 503 and response.headers["retry-after"] == "30"
+            assert "TWILIO_ACCOUNT_SID" in response.json()["detail"]
+            assert client.get(path, headers=headers).json()["status"] == "draft"
+            assert pending_jobs(container, "telephony.campaign.tick") == []
+    finally:
+        truncate(container)
+        container.close()

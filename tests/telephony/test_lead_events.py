@@ -65,7 +65,7 @@ def test_a_qualifying_call_publishes_lead_qualified_once(container: Container) -
     [event] = _published(container, listener)
     assert event["event"] == "lead.qualified" and event["callId"] == str(call_id)
     assert event["leadId"] == str(lead_id) and event["status"] == "qualified"
-    assert event["qualification"]["property_type"] == "condo"
+    assert event["qualification"]["propertyType"] == "condo"
 
 
 async def test_booking_an_appointment_publishes_appointment_booked(container: Container) -> None:

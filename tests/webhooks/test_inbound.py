@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import col
 
 from compliance.models import ConsentRecord
+from crm_adapters.models import Integration
 from seiketsu.container import Container
 from seiketsu.leads.models import Lead
 from seiketsu.tenancy.scoping import system_session, tenant_session
@@ -81,7 +82,7 @@ def test_a_signed_form_makes_a_lead_with_its_consent_and_a_replay_does_nothing(
     source = create_source(client, login(client, org), provider="generic", name="Contact form")
     secret = source["secret"]
     assert secret.startswith("whsec_")
-    assert "secret" not in client.get("/api/v1/webhook-sources", headers=login(client, org)).json()[0]
+    assert "secret" not in client.get("/api/v1/webhook-sources", headers=login(client, org)).json()["items"][0]
     body = to_bytes(FORM)
     headers = standard_headers(secret, body)
     first = _post(client, path_of(source), body, headers)
@@ -191,7 +192,11 @@ def test_a_hubspot_contact_creation_is_completed_through_the_adapter(
 
 
 def test_hubspot_stale_or_forged_requests_are_401(client: TestClient, container: Container, org: OrgFixture) -> None:
-    source = create_source(client, login(client, org), provider="hubspot", name="HubSpot", secret="hubspot-secret")
+    integration_id = make_integration(container, org, credentials={"access_token": "pat-na1-test"}, settings={})
+    source = create_source(
+        client, login(client, org), provider="hubspot", name="HubSpot", secret="hubspot-secret",
+        integrationId=str(integration_id),
+    )  # fmt: skip
     body = to_bytes([{"eventId": 1, "subscriptionType": "contact.creation", "objectId": 1}])
     uri = f"https://seiketsu.test{path_of(source)}"
     stale_ms = int((time.time() - 301) * 1000)
@@ -268,7 +273,17 @@ def test_a_pipedrive_person_comes_with_basic_auth(client: TestClient, container:
 def test_zoho_echoes_its_channel_token_which_is_not_kept(
     client: TestClient, container: Container, org: OrgFixture
 ) -> None:
-    source = create_source(client, login(client, org), provider="zoho", name="Zoho", secret="zoho-token")
+    integration_id = make_integration(
+        container, org, credentials={"access_token": "zoho-access"}, settings={"data_centre": "us"}, crm_type="zoho"
+    )
+    source = create_source(
+        client, login(client, org), provider="zoho", name="Zoho", secret="zoho-token", integrationId=str(integration_id)
+    )
+    with tenant_session(container.sessions, org.id) as session:  # the lead cannot be completed: see the end
+        integration = session.get(Integration, integration_id)
+        assert integration is not None
+        integration.enabled = False
+        session.commit()
     notification = {"server_time": 1717000000000, "module": "Leads", "resource_uri": "https://www.zohoapis.com/crm/v8/Leads",
                     "ids": ["5725767000000524157"], "affected_fields": [], "operation": "insert",
                     "channel_id": "1000000068001", "token": "zoho-token"}  # fmt: skip
@@ -281,4 +296,14 @@ def test_zoho_echoes_its_channel_token_which_is_not_kept(
     assert "token" not in event.payload and event.payload["ids"] == ["5725767000000524157"]
     run_jobs(container)
     [event] = _events(container)
-    assert event.status == InboundStatus.FAILED and "integration" in (event.detail or "")
+    assert event.status == InboundStatus.FAILED and "integration is missing or disabled" in (event.detail or "")
+
+
+@pytest.mark.parametrize("provider", ["hubspot", "followupboss", "zoho"])
+def test_a_source_of_thin_events_needs_an_integration(
+    client: TestClient, container: Container, org: OrgFixture, provider: str
+) -> None:
+    body = {"provider": provider, "name": "CRM", "secret": "a-secret"}
+    response = client.post("/api/v1/webhook-sources", headers=login(client, org), json=body)
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "body.integrationId"
