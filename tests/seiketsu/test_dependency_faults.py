@@ -24,7 +24,7 @@ from fastapi.testclient import TestClient
 from seiketsu.app import create_app
 from seiketsu.container import Container, build_container
 from seiketsu.settings import Settings
-from tests.conftest import TEST_SECRET, _truncate, fast_passwords, make_settings
+from tests.conftest import TEST_SECRET, fast_passwords, make_settings, truncate
 from tests.factories import OrgFixture, login
 from tests.faults import PrivateRedis, TcpProxy, eventually, private_redis, tcp_proxy
 from tests.telephony.conftest import twilio_post, voice_org, voice_params
@@ -99,7 +99,7 @@ class Brokerage:
         return {hook.json()["data"]["leadId"] for hook in self.hooks.at(self.path)}
 
     def wait_for_all(self, what: str) -> None:
-        eventually(lambda: self.delivered() >= set(self.created), within=25, what=what)
+        eventually(lambda: self.delivered() >= set(self.created), within=45, what=what)
 
 
 def _answers(client: TestClient, org: OrgFixture) -> None:
@@ -207,5 +207,5 @@ def test_the_app_and_the_worker_recover_when_the_database_restarts(
             brokerage.wait_for_all("deliveries after the restart")
             assert worker.poll() is None, "the worker exited"
     finally:
-        _truncate(container)
+        truncate(container)
         container.close()
