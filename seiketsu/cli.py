@@ -296,6 +296,7 @@ BENCHMARKS = {
     "campaign": "telephony.campaigns.bench",
     "compliance": "compliance.bench",
     "crm": "crm_adapters.bench",
+    "resilience": "telephony.bench_resilience",
     "webhooks": "webhooks.bench",
 }
 """Each benchmark module exposes a click command named ``command``; its options are its own."""

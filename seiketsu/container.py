@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from redis import Redis
@@ -16,6 +17,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from seiketsu.auth.passwords import Passwords
+from seiketsu.circuit import CircuitBreaker
 from seiketsu.db import create_engine, create_session_factory
 from seiketsu.events import EventBus
 from seiketsu.heap_trim import HeapTrimmer
@@ -25,7 +27,8 @@ from seiketsu.jobs.registry import JobRegistry
 from seiketsu.jobs.rq_backend import RQDispatcher
 from seiketsu.jobs.runner import RunnerConfig
 from seiketsu.observability.metrics import Metrics
-from seiketsu.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from seiketsu.ratelimit import FallbackRateLimiter, MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from seiketsu.redis_client import connect_redis, redis_breaker
 from seiketsu.settings import Settings
 from seiketsu.tenancy.scoping import install_scoping
 
@@ -38,6 +41,8 @@ class Container:
     engine: Engine
     sessions: sessionmaker[Session]
     redis: Redis | None
+    redis_breaker: CircuitBreaker | None
+    """Shared by every user of ``redis``: once it has failed a few times, they take their fallbacks at once."""
     passwords: Passwords
     rate_limiter: RateLimiter
     jobs: JobQueue
@@ -69,8 +74,15 @@ def build_container(
     sessions = create_session_factory(engine)
     install_scoping(sessions)
     install_outbox_hooks(sessions)
-    redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
-    dispatcher: Dispatcher = RQDispatcher(redis) if redis is not None else InProcessDispatcher()
+    redis: Redis | None = None
+    breaker: CircuitBreaker | None = None
+    dispatcher: Dispatcher = InProcessDispatcher()
+    rate_limiter: RateLimiter = MemoryRateLimiter()
+    if settings.redis_url:
+        redis = connect_redis(settings.redis_url, settings)
+        breaker = redis_breaker(settings)
+        dispatcher = RQDispatcher(redis, breaker=breaker)
+        rate_limiter = FallbackRateLimiter(RedisRateLimiter(redis), MemoryRateLimiter(), breaker=breaker)
     jobs = JobQueue(registry=JobRegistry(), dispatcher=dispatcher)
     metrics = Metrics()
     return Container(
@@ -78,11 +90,17 @@ def build_container(
         engine=engine,
         sessions=sessions,
         redis=redis,
+        redis_breaker=breaker,
         passwords=passwords or Passwords(),
-        rate_limiter=RedisRateLimiter(redis) if redis is not None else MemoryRateLimiter(),
+        rate_limiter=rate_limiter,
         jobs=jobs,
         events=EventBus(jobs),
         metrics=metrics,
-        runner_config=runner_config or RunnerConfig(backoff_base=settings.job_backoff_base_seconds),
+        runner_config=runner_config
+        or RunnerConfig(
+            lease=timedelta(seconds=settings.job_lease_seconds),
+            heartbeat=timedelta(seconds=settings.job_heartbeat_seconds),
+            backoff_base=settings.job_backoff_base_seconds,
+        ),
         heap=HeapTrimmer.for_this_process(settings.malloc_trim_interval_seconds, observe=metrics.malloc_trim.observe),
     )

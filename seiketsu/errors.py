@@ -22,6 +22,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 
@@ -200,6 +201,17 @@ def install_error_handlers(app: FastAPI) -> None:
             headers=dict(exc.headers or {}),
         )
 
+    async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        # A lost or refused connection, a cancelled query: transient, so the client is told to retry.
+        logger.warning("database unavailable on %s %s: %s", request.method, request.url.path, type(exc).__name__)
+        return problem_response(
+            status=503,
+            title="Service Unavailable",
+            detail="the database is unavailable; try again shortly",
+            instance=request.url.path,
+            headers={"Retry-After": "5"},
+        )
+
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         logger.exception("unhandled error on %s %s", request.method, request.url.path)
         return problem_response(
@@ -212,4 +224,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, app_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(sa_exc.OperationalError, database_unavailable)
     app.add_exception_handler(Exception, unexpected)

@@ -1,4 +1,10 @@
-"""Routes: /healthz (the process is up), /readyz (its database and Redis answer), /metrics."""
+"""Routes: /healthz (the process is up), /readyz (its database and Redis answer), /metrics.
+
+``/healthz`` runs on the event loop and touches nothing, so it answers while every worker thread waits. ``/readyz``
+answers 503 when the database is unreachable (nothing can be served), and 200 with ``"status": "degraded"`` and
+the dependency named when Redis is: the service then runs on its fallbacks (local rate limits, jobs run from the
+database by the workers' sweepers) and should stay in rotation.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +24,7 @@ router = APIRouter(tags=["operations"])
 
 
 @router.get("/healthz")
-def healthz() -> dict[str, str]:
+async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
@@ -32,15 +38,17 @@ def readyz(container: Container = Depends(get_container)) -> Response:
     except Exception as exc:
         logger.warning("readiness: database unreachable: %s", type(exc).__name__)
         checks["database"] = "unreachable"
-    if container.redis is not None:
+    if container.redis is not None and container.redis_breaker is not None:
         try:
-            container.redis.ping()
+            container.redis_breaker.call(container.redis.ping)
             checks["redis"] = "ok"
-        except Exception as exc:
+        except container.redis_breaker.unavailable as exc:
             logger.warning("readiness: redis unreachable: %s", type(exc).__name__)
             checks["redis"] = "unreachable"
-    if all(value == "ok" for value in checks.values()):
-        return JSONResponse({"status": "ok", "checks": checks})
+    if checks["database"] == "ok":
+        degraded = sorted(name for name, value in checks.items() if value != "ok")
+        status = "degraded" if degraded else "ok"
+        return JSONResponse({"status": status, "checks": checks} | ({"degraded": degraded} if degraded else {}))
     return problem_response(
         status=503,
         title="Service Unavailable",

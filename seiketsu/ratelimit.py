@@ -1,4 +1,8 @@
-"""Token-bucket rate limiting: shared through Redis in production, in-process in embedded mode."""
+"""Token-bucket rate limiting: shared through Redis in production, in-process in embedded mode.
+
+While Redis does not answer, :class:`FallbackRateLimiter` counts in this process instead: each process then
+allows up to the limit on its own, which is looser than the shared bucket but never blocks a request on Redis.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from redis import Redis
+
+from seiketsu.circuit import CircuitBreaker
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,3 +77,18 @@ class RedisRateLimiter:
     def hit(self, key: str, *, per_minute: int) -> Verdict:
         allowed, retry = self._script(keys=[self._prefix + key], args=[per_minute, per_minute / 60.0])
         return Verdict(bool(int(allowed)), float(retry))
+
+
+class FallbackRateLimiter:
+    """``primary`` through ``breaker``; ``fallback`` while the breaker is open or the primary fails."""
+
+    def __init__(self, primary: RateLimiter, fallback: RateLimiter, *, breaker: CircuitBreaker) -> None:
+        self._primary = primary
+        self._fallback = fallback
+        self._breaker = breaker
+
+    def hit(self, key: str, *, per_minute: int) -> Verdict:
+        try:
+            return self._breaker.call(lambda: self._primary.hit(key, per_minute=per_minute))
+        except self._breaker.unavailable:
+            return self._fallback.hit(key, per_minute=per_minute)

@@ -64,6 +64,14 @@ class Settings:
     """At most this many blocking calls (database sessions) run at once in the web app, each on a worker thread."""
     malloc_trim_interval_seconds: float = 10.0
     """How often the web app and workers hand freed heap memory back to the OS (``malloc_trim``); 0 turns it off."""
+    redis_timeout_seconds: float = 0.1
+    """The longest any Redis command (or connecting) may take before it counts as a failure."""
+    redis_retry_after_seconds: float = 5.0
+    """After three Redis failures in a row, how long callers take their fallback before Redis is tried again."""
+    job_lease_seconds: float = 30.0
+    """How long a running job is held without a heartbeat; a dead worker's job is run again after it."""
+    job_heartbeat_seconds: float = 10.0
+    """How often a running job's lease is renewed."""
     trusted_proxies: tuple[str, ...] = ()
     """Addresses and networks of the proxies in front of the app (``TRUSTED_PROXIES``, comma-separated): only a
     request from one of them has its ``X-Forwarded-For`` believed. None by default."""
@@ -167,6 +175,13 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+def _positive(env: Mapping[str, str], name: str, default: float) -> float:
+    value = _float(env, name, default)
+    if value <= 0:
+        raise ConfigError(name, "must be greater than 0")
+    return value
+
+
 def _networks(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     found: list[str] = []
     for raw in (_optional(env, name) or "").split(","):
@@ -210,6 +225,10 @@ def load_settings(env: Mapping[str, str] | None = None, *, workdir: Path | None 
     fallback_by_ms = _int(env, "AGENT_FALLBACK_BY_MS", 2500, minimum=MIN_SILENCE_MS)
     if fallback_by_ms < max_silence_ms:
         raise ConfigError("AGENT_FALLBACK_BY_MS", f"must be at least AGENT_MAX_SILENCE_MS ({max_silence_ms})")
+    job_lease = _positive(env, "JOB_LEASE_SECONDS", 30.0)
+    job_heartbeat = _positive(env, "JOB_HEARTBEAT_SECONDS", 10.0)
+    if job_heartbeat >= job_lease:
+        raise ConfigError("JOB_HEARTBEAT_SECONDS", f"must be shorter than JOB_LEASE_SECONDS ({job_lease:g})")
     return Settings(
         database_url=_database_url(env, workdir),
         secret_key=_secret_key(env, workdir),
@@ -236,6 +255,10 @@ def load_settings(env: Mapping[str, str] | None = None, *, workdir: Path | None 
         freeze_gc_after_start=_bool(env, "FREEZE_GC_AFTER_START", True),
         blocking_threads=_int(env, "BLOCKING_THREADS", 2),
         malloc_trim_interval_seconds=_float(env, "MALLOC_TRIM_INTERVAL_SECONDS", 10.0),
+        redis_timeout_seconds=_positive(env, "REDIS_TIMEOUT_SECONDS", 0.1),
+        redis_retry_after_seconds=_positive(env, "REDIS_RETRY_AFTER_SECONDS", 5.0),
+        job_lease_seconds=job_lease,
+        job_heartbeat_seconds=job_heartbeat,
         trusted_proxies=_networks(env, "TRUSTED_PROXIES"),
         agent_max_silence_ms=max_silence_ms,
         agent_fallback_by_ms=fallback_by_ms,

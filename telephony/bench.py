@@ -108,10 +108,13 @@ def _free_port() -> int:
         return port
 
 
-def _prepare(env: dict[str, str]) -> None:
-    """Migrate the bench database and create the brokerage (in this process, with the server's settings)."""
+def _prepare(env: dict[str, str]) -> str:
+    """Migrate the bench database and create the brokerage (in this process, with the server's settings); returns
+    an API key of the brokerage."""
+    from seiketsu.auth.service import create_api_key
     from seiketsu.container import build_container
     from seiketsu.migrate import upgrade
+    from seiketsu.tenancy.models import Role
     from seiketsu.tenancy.scoping import system_session
     from seiketsu.tenancy.service import create_organization
 
@@ -129,7 +132,11 @@ def _prepare(env: dict[str, str]) -> None:
                 numbers=(NUMBER,),
             )
             created.organization.max_concurrent_calls = 10_000
+            issued = create_api_key(
+                session, organization_id=created.organization.id, name="bench", role=Role.ORG_ADMIN, created_by=None
+            )
             session.commit()
+            return issued.key
     finally:
         container.close()
 

@@ -18,8 +18,9 @@ class InProcessDispatcher:
     def __init__(self) -> None:
         self.wake = threading.Event()
 
-    def dispatch(self, job_ids: Sequence[uuid.UUID]) -> None:
+    def dispatch(self, job_ids: Sequence[uuid.UUID]) -> bool:
         self.wake.set()
+        return True
 
 
 class InProcessWorker:
@@ -47,13 +48,8 @@ class InProcessWorker:
     def run_pending(self) -> int:
         """Run every job that is due now, until none is left; returns how many ran."""
         count = 0
-        while not self._stop.is_set():
-            ids = self._runner.due()
-            if not ids:
-                return count
-            for job_id in ids:
-                if self._runner.run(job_id) is not None:
-                    count += 1
+        while not self._stop.is_set() and (ran := self._runner.run_due()):
+            count += ran
         return count
 
     def _loop(self) -> None:

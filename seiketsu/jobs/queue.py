@@ -30,7 +30,8 @@ _DISPATCHER_KEY = "seiketsu.jobs.dispatcher"
 class Dispatcher(Protocol):
     """Tells the workers that committed jobs are ready; best effort (the sweeper covers losses)."""
 
-    def dispatch(self, job_ids: Sequence[uuid.UUID]) -> None: ...
+    def dispatch(self, job_ids: Sequence[uuid.UUID]) -> bool:
+        """True when the workers were told; False when the jobs are left to the sweeper."""
 
 
 class JobQueue:

@@ -20,13 +20,27 @@ def test_healthz_and_readyz(client: TestClient) -> None:
     assert ready.json()["checks"] == {"database": "ok", "redis": "ok"}
 
 
-def test_readyz_reports_an_unreachable_redis(pg_url: str) -> None:
+def test_readyz_reports_an_unreachable_redis_as_degraded(pg_url: str) -> None:
     settings = make_settings(database_url=pg_url, redis_url="redis://127.0.0.1:1/0")
     container = build_container(settings, passwords=fast_passwords())
     with TestClient(create_app(settings, container=container)) as client:
         response = client.get("/readyz")
+    assert response.status_code == 200  # the service runs on its fallbacks: it stays in rotation
+    assert response.json() == {
+        "status": "degraded",
+        "degraded": ["redis"],
+        "checks": {"database": "ok", "redis": "unreachable"},
+    }
+
+
+def test_readyz_answers_503_without_the_database() -> None:
+    settings = make_settings(database_url="postgresql+psycopg://postgres@127.0.0.1:1/none")
+    container = build_container(settings, passwords=fast_passwords())
+    with TestClient(create_app(settings, container=container)) as client:
+        response = client.get("/readyz")
+        assert client.get("/healthz").status_code == 200
     assert response.status_code == 503
-    assert response.json()["checks"] == {"database": "ok", "redis": "unreachable"}
+    assert response.json()["checks"] == {"database": "unreachable"}
 
 
 def test_metrics_count_requests_by_route_template(client: TestClient, container: Container) -> None:
