@@ -21,6 +21,7 @@ from telephony.simulator.stream import StreamCaller, StreamOutcome
 from telephony.simulator.webhook import (
     CallIdentity,
     SimulatorError,
+    WebhookTarget,
     new_sid,
     post_status_callback,
     post_voice_webhook,
@@ -78,14 +79,8 @@ async def simulate_call(
         from_number=config.from_number,
         to_number=config.to_number,
     )
-    answer = await post_voice_webhook(
-        http,
-        call,
-        server_url=config.server_url,
-        public_base_url=config.public_base_url or config.server_url,
-        auth_token=config.auth_token,
-        path=config.voice_path,
-    )
+    target = WebhookTarget(config.server_url, config.public_base_url or config.server_url, config.auth_token)
+    answer = await post_voice_webhook(http, call, target, path=config.voice_path)
     if answer.stream_url is None:
         return CallResult(
             call_sid=call.call_sid,
@@ -105,15 +100,7 @@ async def simulate_call(
         script=script,
     )
     if config.status_path is not None:
-        await post_status_callback(
-            http,
-            call,
-            server_url=config.server_url,
-            public_base_url=config.public_base_url or config.server_url,
-            auth_token=config.auth_token,
-            path=config.status_path,
-            duration=outcome.duration,
-        )
+        await post_status_callback(http, call, target, path=config.status_path, duration=outcome.duration)
     recording = None
     if config.record_path is not None and outcome.recording is not None:
         recording = config.record_path

@@ -95,57 +95,39 @@ def status_callback_params(call: CallIdentity, *, duration: float) -> dict[str, 
     return {**voice_webhook_params(call), "CallStatus": "completed", "CallDuration": str(round(duration))}
 
 
-async def _post_signed(
-    http: httpx.AsyncClient,
-    params: dict[str, str],
-    *,
-    server_url: str,
-    public_base_url: str,
-    auth_token: str,
-    path: str,
-) -> httpx.Response:
-    """POST ``params`` to ``server_url`` + ``path``, signed for ``public_base_url`` + ``path``."""
-    signature = compute_twilio_signature(auth_token, webhook_url(public_base_url, path), params)
-    try:
-        return await http.post(webhook_url(server_url, path), data=params, headers={SIGNATURE_HEADER: signature})
-    except httpx.HTTPError as exc:
-        raise SimulatorError(f"cannot reach the webhook {path}: {exc!r}") from exc
+@dataclass(frozen=True, slots=True)
+class WebhookTarget:
+    """Where the simulated Twilio posts its webhooks (``server_url``) and the URL it signs them for, as Twilio
+    signs the public one (``public_base_url``)."""
+
+    server_url: str
+    public_base_url: str
+    auth_token: str
+
+    async def post(self, http: httpx.AsyncClient, path: str, params: dict[str, str]) -> httpx.Response:
+        signature = compute_twilio_signature(self.auth_token, webhook_url(self.public_base_url, path), params)
+        try:
+            url = webhook_url(self.server_url, path)
+            return await http.post(url, data=params, headers={SIGNATURE_HEADER: signature})
+        except httpx.HTTPError as exc:
+            raise SimulatorError(f"cannot reach the webhook {path}: {exc!r}") from exc
 
 
 async def post_voice_webhook(
-    http: httpx.AsyncClient,
-    call: CallIdentity,
-    *,
-    server_url: str,
-    public_base_url: str,
-    auth_token: str,
-    path: str = "/twilio/voice",
+    http: httpx.AsyncClient, call: CallIdentity, target: WebhookTarget, *, path: str = "/twilio/voice"
 ) -> TwimlAnswer:
     """POST the signed webhook of a ringing call and read the TwiML answer."""
-    params = voice_webhook_params(call)
-    response = await _post_signed(
-        http, params, server_url=server_url, public_base_url=public_base_url, auth_token=auth_token, path=path
-    )
+    response = await target.post(http, path, voice_webhook_params(call))
     if response.status_code != 200:
         raise WebhookRejected(response.status_code, response.text)
     return parse_twiml_answer(response.text)
 
 
 async def post_status_callback(
-    http: httpx.AsyncClient,
-    call: CallIdentity,
-    *,
-    server_url: str,
-    public_base_url: str,
-    auth_token: str,
-    path: str,
-    duration: float,
+    http: httpx.AsyncClient, call: CallIdentity, target: WebhookTarget, *, path: str, duration: float
 ) -> None:
     """POST the signed ``completed`` status of an ended call; any answer but 2xx is an error."""
-    params = status_callback_params(call, duration=duration)
-    response = await _post_signed(
-        http, params, server_url=server_url, public_base_url=public_base_url, auth_token=auth_token, path=path
-    )
+    response = await target.post(http, path, status_callback_params(call, duration=duration))
     if not response.is_success:
         raise WebhookRejected(response.status_code, response.text, webhook="status callback")
 

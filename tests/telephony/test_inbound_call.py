@@ -25,7 +25,7 @@ from seiketsu.tenancy.scoping import system_session
 from telephony.models import Call, TranscriptLine
 from telephony.runtime import twilio_auth_token
 from telephony.signatures import compute_twilio_signature
-from telephony.simulator import AwaitReply, Silence, script_from_lines, simulate_call
+from telephony.simulator import AwaitReply, Silence, Step, script_from_lines, simulate_call
 from telephony.simulator.voices import TextToSpeechVoice
 from tests.conftest import fast_passwords
 from tests.servers import serve
@@ -127,7 +127,7 @@ async def test_finished_media_streams_leave_no_websocket_state_for_a_later_full_
         voice_org(own)
         app = create_app(own.settings, container=own)
         own.extras["telephony"].speech = fake_speech
-        script = [AwaitReply(timeout=10, settle=0.2), Silence(0.2)]
+        script: list[Step] = [AwaitReply(timeout=10, settle=0.2), Silence(0.2)]
         passes = own.metrics.registry.get_sample_value
         async with serve(app) as port:
             caller = local_caller(own, port, compression=True, status_path="/twilio/status", max_duration=30)
@@ -137,10 +137,10 @@ async def test_finished_media_streams_leave_no_websocket_state_for_a_later_full_
             # longer than their settling time. Only counters are polled: a census of objects while the collector
             # runs would hold every object in its list.
             deadline = time.monotonic() + 20
-            last, quiet_since = passes("seiketsu_malloc_trim_seconds_count"), time.monotonic()
+            last, quiet_since = passes("seiketsu_malloc_trim_seconds_count") or 0.0, time.monotonic()
             while time.monotonic() < deadline:
                 await asyncio.sleep(0.1)
-                count = passes("seiketsu_malloc_trim_seconds_count")
+                count = passes("seiketsu_malloc_trim_seconds_count") or 0.0
                 if count != last:
                     last, quiet_since = count, time.monotonic()
                 elif count and _stored_calls(own) == 3 and time.monotonic() - quiet_since > 1.5:
