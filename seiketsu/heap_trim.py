@@ -116,7 +116,7 @@ class HeapTrimmer:
                 if self._trim is not None:
                     self._trim()
             except Exception:  # the thread's boundary: a failed pass costs memory, never the process
-                logger.exception("malloc_trim failed; the heap trimmer stops")
+                logger.exception("a heap pass failed; the heap trimmer stops")
                 return
             if self._observe is not None:
                 self._observe(time.perf_counter() - started)
