@@ -4,6 +4,10 @@ The server is the real app in its own process (``telephony.bench_server``), with
 latency, so what is measured is the platform's own cost: per-turn overhead (first audio out minus endpointing
 and provider time), greeting latency, barge-in reaction (caller speech onset to ``clear``), inbound frame lag,
 dropped frames, CPU and memory per call. ``--soak`` runs waves of calls back to back and tracks memory.
+
+Each caller does what Twilio and generic clients do to the server: a signed voice webhook, a media stream opened
+with a signature and (unless ``--no-ws-compression``) an offer of per-message deflate, and once the stream has
+ended a signed ``completed`` status callback.
 """
 
 from __future__ import annotations
@@ -400,6 +404,7 @@ async def _run(
     processes: int,
     warm_up_waves: int,
     settle: float,
+    ws_compression: bool,
 ) -> dict[str, Any]:
     settings = load_settings(env)
     config = SimulatorConfig(
@@ -409,6 +414,8 @@ async def _run(
         to_number=NUMBER,
         public_base_url=settings.public_base_url,
         stream_base_url=server.base_url.replace("http://", "ws://"),
+        status_path="/twilio/status",
+        compression=ws_compression,
         max_duration=120,
     )
     script = _script(await _utterances(natural=local), turns, barge_in=True, settle=settle)
@@ -492,6 +499,12 @@ def memory_growth(readings: list[tuple[float, float]], *, warm_up_waves: int) ->
     show_default=True,
     help="waves counted as the soak's warm-up: memory growth is also reported from the last of them",
 )
+@click.option(
+    "--ws-compression/--no-ws-compression",
+    default=True,
+    show_default=True,
+    help="callers offer per-message deflate on the media stream (the default of generic WebSocket clients)",
+)
 @click.option("--database-url", default=None, help="an empty database to use (default: a temporary SQLite file)")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None)
 def command(
@@ -507,6 +520,7 @@ def command(
     caller_processes: int,
     soak: float,
     warm_up_waves: int,
+    ws_compression: bool,
     database_url: str | None,
     json_path: Path | None,
 ) -> None:
@@ -545,12 +559,14 @@ def command(
                     processes=caller_processes,
                     warm_up_waves=warm_up_waves,
                     settle=2.0 if stall else 0.3,
+                    ws_compression=ws_compression,
                 )
             )
         finally:
             process.terminate()
             process.wait(10)
     report["caller_processes"] = caller_processes
+    report["ws_compression"] = ws_compression
     report["providers"] = "local" if local else f"fixed stt={stt_ms}ms dialog={dialog_ms}ms tts={tts_ms}ms"
     if stall:
         report["stalling"] = f"{stall} on 1 turn in {stall_every}, at its {stall_at}"

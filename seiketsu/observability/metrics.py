@@ -36,7 +36,7 @@ class Metrics:
         )
         self.malloc_trim = Histogram(
             "seiketsu_malloc_trim_seconds",
-            "Time one malloc_trim pass took (the heap trimmer hands freed memory back to the OS)",
+            "Time one heap pass took (a full collection when requested after call ends, then malloc_trim)",
             registry=self.registry,
             buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1),
         )

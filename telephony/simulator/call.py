@@ -21,7 +21,9 @@ from telephony.simulator.stream import StreamCaller, StreamOutcome
 from telephony.simulator.webhook import (
     CallIdentity,
     SimulatorError,
+    WebhookTarget,
     new_sid,
+    post_status_callback,
     post_voice_webhook,
     rewrite_stream_url,
 )
@@ -43,7 +45,9 @@ class SimulatorConfig:
     ``server_url`` is where the server listens (``http://127.0.0.1:8000``); ``public_base_url`` is the URL the
     server believes Twilio calls (its ``PUBLIC_BASE_URL``, which the webhook signature covers), by default the
     same. ``stream_base_url`` (``ws://127.0.0.1:8000``) replaces the scheme and host of the TwiML's
-    ``wss://`` stream url, for a local server without TLS.
+    ``wss://`` stream url, for a local server without TLS. ``status_path``, when set, is where the call's final
+    status is posted once the stream has ended (the number's status callback). ``compression`` offers the
+    WebSocket per-message deflate extension on the media stream, as generic WebSocket clients do by default.
     """
 
     server_url: str
@@ -54,6 +58,8 @@ class SimulatorConfig:
     stream_base_url: str | None = None
     account_sid: str | None = None
     voice_path: str = "/twilio/voice"
+    status_path: str | None = None
+    compression: bool = False
     record_path: Path | None = None
     max_duration: float = 300.0
     open_timeout: float = 10.0
@@ -73,14 +79,8 @@ async def simulate_call(
         from_number=config.from_number,
         to_number=config.to_number,
     )
-    answer = await post_voice_webhook(
-        http,
-        call,
-        server_url=config.server_url,
-        public_base_url=config.public_base_url or config.server_url,
-        auth_token=config.auth_token,
-        path=config.voice_path,
-    )
+    target = WebhookTarget(config.server_url, config.public_base_url or config.server_url, config.auth_token)
+    answer = await post_voice_webhook(http, call, target, path=config.voice_path)
     if answer.stream_url is None:
         return CallResult(
             call_sid=call.call_sid,
@@ -99,6 +99,8 @@ async def simulate_call(
         parameters=answer.parameters,
         script=script,
     )
+    if config.status_path is not None:
+        await post_status_callback(http, call, target, path=config.status_path, duration=outcome.duration)
     recording = None
     if config.record_path is not None and outcome.recording is not None:
         recording = config.record_path
@@ -141,7 +143,7 @@ async def _stream(
             additional_headers={SIGNATURE_HEADER: signature},
             open_timeout=config.open_timeout,
             close_timeout=2,
-            compression=None,
+            compression="deflate" if config.compression else None,
             max_size=_MAX_MESSAGE_BYTES,
         )
     except (InvalidHandshake, OSError, TimeoutError) as exc:

@@ -19,8 +19,8 @@ class SimulatorError(Exception):
 
 
 class WebhookRejected(SimulatorError):
-    def __init__(self, status: int, body: str) -> None:
-        super().__init__(f"voice webhook answered HTTP {status}: {body[:200]}")
+    def __init__(self, status: int, body: str, *, webhook: str = "voice webhook") -> None:
+        super().__init__(f"{webhook} answered HTTP {status}: {body[:200]}")
         self.status = status
 
 
@@ -90,25 +90,46 @@ def voice_webhook_params(call: CallIdentity) -> dict[str, str]:
     }
 
 
+def status_callback_params(call: CallIdentity, *, duration: float) -> dict[str, str]:
+    """The form Twilio posts to the status callback when a call has ended normally."""
+    return {**voice_webhook_params(call), "CallStatus": "completed", "CallDuration": str(round(duration))}
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookTarget:
+    """Where the simulated Twilio posts its webhooks (``server_url``) and the URL it signs them for, as Twilio
+    signs the public one (``public_base_url``)."""
+
+    server_url: str
+    public_base_url: str
+    auth_token: str
+
+    async def post(self, http: httpx.AsyncClient, path: str, params: dict[str, str]) -> httpx.Response:
+        signature = compute_twilio_signature(self.auth_token, webhook_url(self.public_base_url, path), params)
+        try:
+            url = webhook_url(self.server_url, path)
+            return await http.post(url, data=params, headers={SIGNATURE_HEADER: signature})
+        except httpx.HTTPError as exc:
+            raise SimulatorError(f"cannot reach the webhook {path}: {exc!r}") from exc
+
+
 async def post_voice_webhook(
-    http: httpx.AsyncClient,
-    call: CallIdentity,
-    *,
-    server_url: str,
-    public_base_url: str,
-    auth_token: str,
-    path: str = "/twilio/voice",
+    http: httpx.AsyncClient, call: CallIdentity, target: WebhookTarget, *, path: str = "/twilio/voice"
 ) -> TwimlAnswer:
-    """POST the signed webhook to ``server_url`` + ``path``, signed for ``public_base_url`` + ``path``."""
-    params = voice_webhook_params(call)
-    signature = compute_twilio_signature(auth_token, webhook_url(public_base_url, path), params)
-    try:
-        response = await http.post(webhook_url(server_url, path), data=params, headers={SIGNATURE_HEADER: signature})
-    except httpx.HTTPError as exc:
-        raise SimulatorError(f"cannot reach the voice webhook: {exc!r}") from exc
+    """POST the signed webhook of a ringing call and read the TwiML answer."""
+    response = await target.post(http, path, voice_webhook_params(call))
     if response.status_code != 200:
         raise WebhookRejected(response.status_code, response.text)
     return parse_twiml_answer(response.text)
+
+
+async def post_status_callback(
+    http: httpx.AsyncClient, call: CallIdentity, target: WebhookTarget, *, path: str, duration: float
+) -> None:
+    """POST the signed ``completed`` status of an ended call; any answer but 2xx is an error."""
+    response = await target.post(http, path, status_callback_params(call, duration=duration))
+    if not response.is_success:
+        raise WebhookRejected(response.status_code, response.text, webhook="status callback")
 
 
 def rewrite_stream_url(stream_url: str, stream_base_url: str | None) -> str:

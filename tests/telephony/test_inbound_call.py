@@ -3,25 +3,31 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
+import time
 import xml.etree.ElementTree as ET
+from dataclasses import replace
 
 import httpx
 import sqlalchemy as sa
 from sqlmodel import col
 from websockets.asyncio.client import connect
+from websockets.extensions.permessage_deflate import PerMessageDeflate
+from websockets.server import ServerProtocol
 
 from agent.providers.piper_tts import PiperTTS
 from seiketsu.app import create_app
-from seiketsu.container import Container
+from seiketsu.container import Container, build_container
 from seiketsu.jobs.models import Job
 from seiketsu.leads.models import Lead
 from seiketsu.tenancy.scoping import system_session
 from telephony.models import Call, TranscriptLine
 from telephony.runtime import twilio_auth_token
 from telephony.signatures import compute_twilio_signature
-from telephony.simulator import script_from_lines, simulate_call
+from telephony.simulator import AwaitReply, Silence, Step, script_from_lines, simulate_call
 from telephony.simulator.voices import TextToSpeechVoice
+from tests.conftest import fast_passwords
 from tests.servers import serve
 from tests.telephony.conftest import FakeSpeech, local_caller, voice_org, voice_params
 
@@ -92,3 +98,58 @@ async def test_a_stream_the_caller_closes_first_is_still_recorded(
                 break
             await asyncio.sleep(0.05)
     assert call.outcome is not None and call.ended_at is not None
+
+
+def _stored_calls(container: Container) -> int:
+    with system_session(container.sessions) as session:
+        return len(list(session.scalars(sa.select(col(Call.id)).where(col(Call.outcome).is_not(None)))))
+
+
+def _websocket_states() -> list[str]:
+    """WebSocket protocol objects of the server's streams and compression contexts (the callers' too: they share
+    this process), alive or awaiting the cycle collector."""
+    kinds = (ServerProtocol, PerMessageDeflate)
+    return [type(o).__name__ for o in gc.get_objects() if issubclass(type(o), kinds)]  # (no isinstance: proxies)
+
+
+async def test_finished_media_streams_leave_no_websocket_state_for_a_later_full_collection(
+    container: Container, fake_speech: FakeSpeech
+) -> None:
+    """uvicorn keeps each media stream's WebSocket protocol in a reference cycle (its frame parser refers back to
+    it), with the zlib contexts of a client's per-message deflate (about 50 KB a call): a finished call's stream is
+    freed only by a full collection, which a process that froze its start-up objects makes rare. The heap pass that
+    follows the calls' ends collects it. Automatic collection is off here, as it is, in effect, between a frozen
+    web process's rare full passes."""
+    own = build_container(replace(container.settings, malloc_trim_interval_seconds=60.0), passwords=fast_passwords())
+    gc.collect()
+    gc.disable()
+    try:
+        voice_org(own)
+        app = create_app(own.settings, container=own)
+        own.extras["telephony"].speech = fake_speech
+        script: list[Step] = [AwaitReply(timeout=10, settle=0.2), Silence(0.2)]
+        passes = own.metrics.registry.get_sample_value
+        async with serve(app) as port:
+            caller = local_caller(own, port, compression=True, status_path="/twilio/status", max_duration=30)
+            results = await asyncio.gather(*(simulate_call(caller, script) for _ in range(3)))
+            assert all(result.greeting_latency is not None for result in results)
+            # Every call's end asks for a pass; once all are stored, wait until the passes have been quiet for
+            # longer than their settling time. Only counters are polled: a census of objects while the collector
+            # runs would hold every object in its list.
+            deadline = time.monotonic() + 20
+            last, quiet_since = passes("seiketsu_malloc_trim_seconds_count") or 0.0, time.monotonic()
+            while time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+                count = passes("seiketsu_malloc_trim_seconds_count") or 0.0
+                if count != last:
+                    last, quiet_since = count, time.monotonic()
+                elif count and _stored_calls(own) == 3 and time.monotonic() - quiet_since > 1.5:
+                    break
+            assert last >= 1
+            assert _websocket_states() == []
+        with system_session(own.sessions) as session:
+            calls = list(session.scalars(sa.select(Call)))
+        assert len(calls) == 3 and all(c.status == "completed" for c in calls)  # the status callbacks
+    finally:
+        gc.enable()
+        own.close()
