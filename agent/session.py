@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import replace
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from agent import intents, phrases, tools
@@ -173,10 +174,10 @@ class CallSession:
             return
         if digit == "0":
             await self._interrupt()
-            self._spawn(self._guard(self._control.transfer_on_request("caller pressed 0")))
+            self._spawn(self._guard(lambda: self._control.transfer_on_request("caller pressed 0")))
         elif digit == "9" and self.config.compliance.interactive_opt_out:
             await self._interrupt()
-            self._spawn(self._guard(self._control.opt_out(how="pressed 9", confirm=True)))
+            self._spawn(self._guard(lambda: self._control.opt_out(how="pressed 9", confirm=True)))
         else:
             logger.debug("key press ignored", extra={"call_id": self.config.call_id, "digit": digit})
 
@@ -244,13 +245,14 @@ class CallSession:
         stream = self._listener.end()
         now = self._clock.now()
         turn = self._watch.turn_started(now - event.endpointing_ms / 1000)
-        work = self._run_turn(event, stream, now, self._utterances, self._last_turn)
-        self._last_turn = self._spawn(self._guard(self._within(turn, work)))
+        utterance, previous = self._utterances, self._last_turn
+        work = partial(self._run_turn, event, stream, now, utterance, previous)
+        self._last_turn = self._spawn(self._guard(partial(self._within, turn, work)))
 
-    async def _within(self, turn: Turn, work: Coroutine[Any, Any, None]) -> None:
+    async def _within(self, turn: Turn, work: Callable[[], Awaitable[None]]) -> None:
         """Run a turn's work; the silence budget stops running for it when the work is over."""
         try:
-            await work
+            await work()
         finally:
             self._watch.turn_over(turn)
 
@@ -446,7 +448,7 @@ class CallSession:
             self._quiet_since_ms = now
         elif now - self._quiet_since_ms >= self.config.idle_reprompt_ms:
             self._quiet_since_ms = now
-            self._spawn(self._guard(self._reprompt()))
+            self._spawn(self._guard(self._reprompt))
 
     async def _reprompt(self) -> None:
         self._reprompts += 1
@@ -504,10 +506,13 @@ class CallSession:
         task.add_done_callback(self._tasks.discard)
         return task
 
-    async def _guard(self, coro: Coroutine[Any, Any, None]) -> None:
-        """A turn or action's boundary: an unexpected error is logged and the call goes on."""
+    async def _guard(self, step: Callable[[], Awaitable[None]]) -> None:
+        """A turn or action's boundary: an unexpected error is logged and the call goes on.
+
+        ``step`` makes its coroutine only once the task runs: a hang-up may cancel the task before it starts, and a
+        coroutine made earlier would then be left unawaited."""
         try:
-            await coro
+            await step()
         except asyncio.CancelledError:
             raise
         except Exception:

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
+import warnings
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -476,3 +478,15 @@ async def test_a_caller_who_answers_resets_the_reprompts(speech: SpeechFactory) 
     await call.play()
     await call.feed(silence(5000))
     assert call.agent_lines()[1:] == [phrases.STILL_THERE, "Great."]
+
+
+async def test_work_the_hang_up_cancels_before_it_started_leaves_nothing_unawaited(speech: SpeechFactory) -> None:
+    call = Call(speech)
+    await call.answer()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        await call.session.on_dtmf("0")  # spawns the transfer; the hang-up comes before it ever runs
+        await call.session.stop()
+        gc.collect()
+    assert [str(w.message) for w in caught if "never awaited" in str(w.message)] == []
+    assert call.actions.named("transfer_to_human") == []
