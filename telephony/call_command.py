@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import click
+import httpx
 import sqlalchemy as sa
 from sqlmodel import col
 
@@ -34,7 +35,20 @@ def _voice(name: str) -> CallerVoice:
     return TextToSpeechVoice(PiperTTS(deterministic=True))
 
 
+REACH_TIMEOUT_SECONDS = 2.0
+
+
+async def _check_reachable(server_url: str) -> None:
+    """Fail at once when no server listens, before the caller's lines are synthesized (which takes seconds)."""
+    try:
+        async with httpx.AsyncClient(timeout=REACH_TIMEOUT_SECONDS) as http:
+            await http.get(f"{server_url}/healthz")
+    except httpx.HTTPError as exc:
+        raise SimulatorError(f"no server answers at {server_url} ({exc!r}): start one with `make run`") from exc
+
+
 async def _run(config: SimulatorConfig, lines: list[str], wav: Path | None, voice: str) -> CallResult:
+    await _check_reachable(config.server_url)
     script: list[Step] = script_from_wav(wav) if wav else await script_from_lines(lines, _voice(voice))
     return await simulate_call(config, script)
 
@@ -113,6 +127,7 @@ def run_call(
         to_number=to_number,
         public_base_url=settings.public_base_url,
         stream_base_url=base.replace("https://", "wss://").replace("http://", "ws://"),
+        status_path="/twilio/status",
         record_path=record,
     )
     try:

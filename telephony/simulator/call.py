@@ -45,8 +45,9 @@ class SimulatorConfig:
     ``server_url`` is where the server listens (``http://127.0.0.1:8000``); ``public_base_url`` is the URL the
     server believes Twilio calls (its ``PUBLIC_BASE_URL``, which the webhook signature covers), by default the
     same. ``stream_base_url`` (``ws://127.0.0.1:8000``) replaces the scheme and host of the TwiML's
-    ``wss://`` stream url, for a local server without TLS. ``status_path``, when set, is where the call's final
-    status is posted once the stream has ended (the number's status callback). ``compression`` offers the
+    ``wss://`` stream url, for a local server without TLS. ``status_path``, when set, is the number's status
+    callback: ``in-progress`` is posted once the TwiML answered, ``completed`` with the duration once the stream
+    has ended. ``compression`` offers the
     WebSocket per-message deflate extension on the media stream, as generic WebSocket clients do by default.
     """
 
@@ -90,6 +91,8 @@ async def simulate_call(
             duration=0.0,
             greeting_latency=None,
         )
+    if config.status_path is not None:
+        await post_status_callback(http, call, target, path=config.status_path, status="in-progress")
     stream_sid = new_sid("MZ")
     outcome = await _stream(
         config,
@@ -100,7 +103,9 @@ async def simulate_call(
         script=script,
     )
     if config.status_path is not None:
-        await post_status_callback(http, call, target, path=config.status_path, duration=outcome.duration)
+        await post_status_callback(
+            http, call, target, path=config.status_path, status="completed", duration=outcome.duration
+        )
     recording = None
     if config.record_path is not None and outcome.recording is not None:
         recording = config.record_path

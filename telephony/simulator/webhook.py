@@ -90,9 +90,13 @@ def voice_webhook_params(call: CallIdentity) -> dict[str, str]:
     }
 
 
-def status_callback_params(call: CallIdentity, *, duration: float) -> dict[str, str]:
-    """The form Twilio posts to the status callback when a call has ended normally."""
-    return {**voice_webhook_params(call), "CallStatus": "completed", "CallDuration": str(round(duration))}
+def status_callback_params(call: CallIdentity, *, status: str, duration: float | None = None) -> dict[str, str]:
+    """The form Twilio posts to the status callback: ``in-progress`` once answered, ``completed`` with the
+    call's duration once it has ended."""
+    params = {**voice_webhook_params(call), "CallStatus": status}
+    if duration is not None:
+        params["CallDuration"] = str(round(duration))
+    return params
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,10 +128,16 @@ async def post_voice_webhook(
 
 
 async def post_status_callback(
-    http: httpx.AsyncClient, call: CallIdentity, target: WebhookTarget, *, path: str, duration: float
+    http: httpx.AsyncClient,
+    call: CallIdentity,
+    target: WebhookTarget,
+    *,
+    path: str,
+    status: str,
+    duration: float | None = None,
 ) -> None:
-    """POST the signed ``completed`` status of an ended call; any answer but 2xx is an error."""
-    response = await target.post(http, path, status_callback_params(call, duration=duration))
+    """POST a signed status of the call; any answer but 2xx is an error."""
+    response = await target.post(http, path, status_callback_params(call, status=status, duration=duration))
     if not response.is_success:
         raise WebhookRejected(response.status_code, response.text, webhook="status callback")
 

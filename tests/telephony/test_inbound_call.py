@@ -8,9 +8,11 @@ import json
 import time
 import xml.etree.ElementTree as ET
 from dataclasses import replace
+from pathlib import Path
 
 import httpx
 import sqlalchemy as sa
+from click.testing import CliRunner
 from sqlmodel import col
 from websockets.asyncio.client import connect
 from websockets.extensions.permessage_deflate import PerMessageDeflate
@@ -18,6 +20,7 @@ from websockets.server import ServerProtocol
 
 from agent.providers.piper_tts import PiperTTS
 from seiketsu.app import create_app
+from seiketsu.cli import main
 from seiketsu.container import Container, build_container
 from seiketsu.jobs.models import Job
 from seiketsu.leads.models import Lead
@@ -28,6 +31,7 @@ from telephony.signatures import compute_twilio_signature
 from telephony.simulator import AwaitReply, Silence, Step, script_from_lines, simulate_call
 from telephony.simulator.voices import TextToSpeechVoice
 from tests.conftest import fast_passwords
+from tests.faults import free_port
 from tests.servers import serve
 from tests.telephony.conftest import FakeSpeech, local_caller, voice_org, voice_params
 
@@ -153,3 +157,27 @@ async def test_finished_media_streams_leave_no_websocket_state_for_a_later_full_
     finally:
         gc.enable()
         own.close()
+
+
+async def test_a_simulated_call_posts_the_status_callbacks_twilio_would(
+    container: Container, fake_speech: FakeSpeech
+) -> None:
+    voice_org(container)
+    app = create_app(container.settings, container=container)
+    container.extras["telephony"].speech = fake_speech
+    script: list[Step] = [AwaitReply(timeout=10, settle=0.2), Silence(1.0)]
+    async with serve(app) as port:
+        result = await simulate_call(local_caller(container, port, status_path="/twilio/status"), script)
+    assert result.duration >= 1.0
+    with system_session(container.sessions) as session:
+        call = session.scalars(sa.select(Call)).one()
+    assert call.status == "completed" and call.answered_at is not None and call.ended_at is not None
+    assert call.duration_seconds == round(result.duration)
+
+
+def test_seiketsu_call_asks_for_a_server_before_it_synthesizes_the_callers_lines(tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}", "SECRET_KEY": "k" * 40}
+    result = CliRunner().invoke(main, ["call", "--url", url, "--to", "+15125550100", "--say", "hello"], env=env)
+    assert result.exit_code == 1
+    assert f"no server answers at {url}" in result.output and "make run" in result.output
