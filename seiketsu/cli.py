@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import re
+import importlib
 import sys
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 import click
 
 from seiketsu.settings import ConfigError, Settings, load_settings
-
-if TYPE_CHECKING:
-    from pydantic import ValidationError
 
 
 def _settings() -> Settings:
@@ -23,7 +21,26 @@ def _settings() -> Settings:
         raise click.ClickException(str(exc)) from exc
 
 
-@click.group(invoke_without_command=True)
+class _LazyGroup(click.Group):
+    """A group some of whose commands live in modules imported only when used, so that the others start fast."""
+
+    def __init__(self, *args: Any, lazy: Mapping[str, str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = dict(lazy)
+        """Command name -> ``module:attribute`` of its click command."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy:
+            module, _, attribute = self.lazy[cmd_name].partition(":")
+            command: click.Command = getattr(importlib.import_module(module), attribute)
+            return command
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=_LazyGroup, lazy={"org": "seiketsu.org_cli:org"}, invoke_without_command=True)
 @click.version_option(package_name="seiketsu", prog_name="seiketsu")
 @click.pass_context
 def main(ctx: click.Context) -> None:
@@ -69,131 +86,6 @@ def migrate() -> None:
 
     upgrade(_settings())
     click.echo("database is at the latest migration")
-
-
-@main.group()
-def org() -> None:
-    """Manage organizations."""
-
-
-def _slugify(name: str) -> str:
-    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
-    return slug[:63] or "org"
-
-
-@org.command("create")
-@click.argument("name")
-@click.option("--admin-email", required=True, help="email of the organization's first admin")
-@click.option("--slug", default=None, help="URL-safe identifier used to sign in (default: from NAME)")
-@click.option("--timezone", "timezone_", default="America/New_York", show_default=True)
-@click.option("--number", "numbers", multiple=True, help="a phone number of the brokerage (repeatable)")
-def org_create(name: str, admin_email: str, slug: str | None, timezone_: str, numbers: tuple[str, ...]) -> None:
-    """Create an organization, its admin (one-time password printed) and an API key."""
-    from pydantic import ValidationError
-
-    from seiketsu.auth.service import create_api_key
-    from seiketsu.container import build_container
-    from seiketsu.errors import AppError
-    from seiketsu.phones import InvalidPhoneNumber
-    from seiketsu.tenancy.models import Role
-    from seiketsu.tenancy.schemas import OrganizationIn
-    from seiketsu.tenancy.scoping import system_session
-    from seiketsu.tenancy.service import create_organization
-
-    try:  # the API's own rules for what an organization may be
-        OrganizationIn.model_validate({"name": name, "slug": slug or _slugify(name), "timezone": timezone_})
-    except ValidationError as exc:
-        raise click.ClickException(_validation_message(exc)) from exc
-    container = build_container(_settings())
-    try:
-        with system_session(container.sessions) as session:
-            created = create_organization(
-                session,
-                container.passwords,
-                name=name,
-                slug=slug or _slugify(name),
-                admin_email=admin_email,
-                timezone=timezone_,
-                numbers=numbers,
-            )
-            issued = create_api_key(
-                session,
-                organization_id=created.organization.id,
-                name="default",
-                role=Role.ORG_ADMIN,
-                created_by=created.admin.id,
-            )
-            session.commit()
-    except (AppError, InvalidPhoneNumber) as exc:
-        raise click.ClickException(str(exc)) from exc
-    finally:
-        container.close()
-    click.echo(f"organization: {created.organization.name} (slug: {created.organization.slug})")
-    click.echo(f"organization id: {created.organization.id}")
-    click.echo(f"admin: {created.admin.email}")
-    click.echo(f"one-time password: {created.admin_password}")
-    click.echo(f"API key (shown once): {issued.key}")
-
-
-@org.command("list")
-def org_list() -> None:
-    """List the organizations: slug, name, time zone, whether active, and the id."""
-    import sqlalchemy as sa
-    from sqlmodel import col
-
-    from seiketsu.container import build_container
-    from seiketsu.tenancy.models import Organization
-    from seiketsu.tenancy.scoping import system_session
-
-    container = build_container(_settings())
-    try:
-        with system_session(container.sessions) as session:
-            organizations = list(session.scalars(sa.select(Organization).order_by(col(Organization.slug))))
-    finally:
-        container.close()
-    if not organizations:
-        click.echo("no organizations yet: create one with `seiketsu org create`")
-    for organization in organizations:
-        state = "active" if organization.is_active else "inactive"
-        click.echo(f"{organization.slug}\t{organization.name}\t{organization.timezone}\t{state}\t{organization.id}")
-
-
-@org.command("limits")
-@click.argument("slug")
-@click.option("--max-concurrent-calls", type=click.IntRange(1, 10_000), default=None, help="calls at once")
-@click.option("--api-requests-per-minute", type=click.IntRange(1, 1_000_000), default=None, help="API rate limit")
-def org_limits(slug: str, max_concurrent_calls: int | None, api_requests_per_minute: int | None) -> None:
-    """Show an organization's plan limits, or set them (the API lets no tenant change its own)."""
-    from seiketsu.container import build_container
-    from seiketsu.errors import AppError
-    from seiketsu.tenancy.scoping import system_session
-    from seiketsu.tenancy.service import set_plan_limits
-
-    container = build_container(_settings())
-    try:
-        with system_session(container.sessions) as session:
-            org = set_plan_limits(
-                session,
-                slug=slug,
-                max_concurrent_calls=max_concurrent_calls,
-                api_requests_per_minute=api_requests_per_minute,
-            )
-            session.commit()
-            click.echo(f"organization: {org.slug}")
-            click.echo(f"max concurrent calls: {org.max_concurrent_calls}")
-            click.echo(f"API requests per minute: {org.api_requests_per_minute}")
-    except AppError as exc:
-        raise click.ClickException(str(exc)) from exc
-    finally:
-        container.close()
-
-
-def _validation_message(exc: ValidationError) -> str:
-    option = {"name": "NAME", "slug": "--slug", "timezone": "--timezone"}
-    return "; ".join(
-        f"{option.get(str(error['loc'][0]), error['loc'][0])}: {error['msg'].removeprefix('Value error, ')}"
-        for error in exc.errors()
-    )
 
 
 @main.command()
@@ -302,21 +194,7 @@ BENCHMARKS = {
 """Each benchmark module exposes a click command named ``command``; its options are its own."""
 
 
-class _BenchGroup(click.Group):
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(BENCHMARKS)
-
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        import importlib
-
-        module_name = BENCHMARKS.get(cmd_name)
-        if module_name is None:
-            return None
-        command: click.Command = importlib.import_module(module_name).command
-        return command
-
-
-@main.group(cls=_BenchGroup)
+@main.group(cls=_LazyGroup, lazy={name: f"{module}:command" for name, module in BENCHMARKS.items()})
 def bench() -> None:
     """Benchmarks; results and the commands that reproduce them are recorded in docs/PERFORMANCE.md."""
 

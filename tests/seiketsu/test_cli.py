@@ -146,3 +146,34 @@ def test_org_limits_shows_sets_and_refuses_what_it_cannot(env: dict[str, str]) -
     assert unknown.exit_code == 1 and "no organization with slug 'nobody'" in unknown.output
     zero = runner.invoke(main, ["org", "limits", "acme", "--max-concurrent-calls", "0"], env=env)
     assert zero.exit_code == 2 and "--max-concurrent-calls" in zero.output
+
+
+def test_org_password_reset_and_api_keys_from_the_cli(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    runner = CliRunner()
+    assert runner.invoke(main, ["migrate"], env=env).exit_code == 0
+    created = runner.invoke(main, ["org", "create", "Acme", "--admin-email", "owner@acme.example"], env=env)
+    assert created.exit_code == 0, created.output
+    reset = runner.invoke(main, ["org", "password-reset", "acme", "Owner@Acme.example"], env=env)
+    assert reset.exit_code == 0, reset.output
+    password = re.search(r"one-time password for owner@acme.example: (\S+)", reset.output)
+    made = runner.invoke(main, ["org", "api-key", "create", "acme", "--name", "CRM sync", "--role", "agent"], env=env)
+    assert made.exit_code == 0, made.output
+    key = re.search(r"API key \(shown once\): (\S+)", made.output)
+    key_id = re.search(r"API key id: (\S+)", made.output)
+    assert password and key and key_id
+    assert (
+        "no organization with slug 'nope'"
+        in runner.invoke(main, ["org", "api-key", "create", "nope", "--name", "x"], env=env).output
+    )
+    assert "has no user" in runner.invoke(main, ["org", "password-reset", "acme", "who@acme.example"], env=env).output
+
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with TestClient(create_app(load_settings())) as client:
+        account = {"email": "owner@acme.example", "organizationSlug": "acme", "password": password.group(1)}
+        signed_in = client.post("/api/v1/auth/login", json=account)
+        assert signed_in.status_code == 200 and signed_in.json()["passwordChangeRequired"] is True
+        assert client.get("/api/v1/leads", headers={"X-API-Key": key.group(1)}).status_code == 200
+        revoked = runner.invoke(main, ["org", "api-key", "revoke", "acme", key_id.group(1)], env=env)
+        assert revoked.exit_code == 0, revoked.output
+        assert client.get("/api/v1/leads", headers={"X-API-Key": key.group(1)}).status_code == 401
