@@ -221,9 +221,7 @@ class FollowUpBossCRM:
         assigned = person.get("assignedUserId")
         return int(assigned) if isinstance(assigned, int) and assigned > 0 else None
 
-    async def create_task(
-        self, task: FollowUpTask, *, contact_id: str, recheck_since: datetime | None = None
-    ) -> str:
+    async def create_task(self, task: FollowUpTask, *, contact_id: str, recheck_since: datetime | None = None) -> str:
         person_id = _person_id(contact_id)
         name = tagged(task.title, task.task_id)
         if recheck_since is not None and (

@@ -297,9 +297,7 @@ class HubSpotCRM:
         )
         return record_id
 
-    async def create_task(
-        self, task: FollowUpTask, *, contact_id: str, recheck_since: datetime | None = None
-    ) -> str:
+    async def create_task(self, task: FollowUpTask, *, contact_id: str, recheck_since: datetime | None = None) -> str:
         properties = self._owned(
             {
                 "hs_timestamp": iso_utc(task.due_at),

@@ -40,9 +40,7 @@ class CRMAdapter(Protocol):
         A call whose ``call_id`` the CRM already holds (where it can tell) returns the existing record.
         """
 
-    async def create_task(
-        self, task: FollowUpTask, *, contact_id: str, recheck_since: datetime | None = None
-    ) -> str:
+    async def create_task(self, task: FollowUpTask, *, contact_id: str, recheck_since: datetime | None = None) -> str:
         """Create a follow-up task for the contact's owner; returns its id."""
 
     async def create_appointment(

@@ -16,7 +16,7 @@ from __future__ import annotations
 import html
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -53,6 +53,8 @@ LIST_LIMIT = 100
 """Items per page of a v2 list (at most 500)."""
 CALL_LOG_PAGE = 50
 """Call logs per page of the v1 list."""
+CLOCK_SKEW = timedelta(minutes=5)
+"""How far Pipedrive's clock may be behind ours when a list is asked for what changed since a moment."""
 
 DEFAULT_OUTCOMES = {
     CallOutcome.CONNECTED: "connected",
@@ -166,7 +168,7 @@ class PipedriveCRM:
         """The person with the contact's email or phone among those updated since ``since`` (a list, not the
         search index, which may not hold a person written moments ago)."""
         email = (contact.email or "").lower()
-        async for person in self._list_v2("/api/v2/persons", {"updated_since": iso_utc(since)}):
+        async for person in self._list_v2("/api/v2/persons", {"updated_since": iso_utc(since - CLOCK_SKEW)}):
             emails = {str(e.get("value", "")).lower() for e in person.get("emails") or [] if isinstance(e, dict)}
             phones = {str(p.get("value", "")) for p in person.get("phones") or [] if isinstance(p, dict)}
             if (email and email in emails) or (contact.phone and contact.phone in phones):
@@ -213,8 +215,10 @@ class PipedriveCRM:
             params = {"start": start, "limit": CALL_LOG_PAGE}
             answer = await self._client.request_json("GET", "/api/v1/callLogs", params=params)
             for logged in answer.get("data") or []:
-                if isinstance(logged, dict) and logged.get("person_id") == person_id and marker in str(
-                    logged.get("note") or ""
+                if (
+                    isinstance(logged, dict)
+                    and logged.get("person_id") == person_id
+                    and marker in str(logged.get("note") or "")
                 ):
                     return require_id(logged, vendor=VENDOR)
             pagination = (answer.get("additional_data") or {}).get("pagination") or {}
@@ -245,9 +249,7 @@ class PipedriveCRM:
         created = await self._client.request_json("POST", "/api/v1/callLogs", json=body)
         return require_id(created.get("data"), vendor=VENDOR)
 
-    async def create_task(
-        self, task: FollowUpTask, *, contact_id: str, recheck_since: datetime | None = None
-    ) -> str:
+    async def create_task(self, task: FollowUpTask, *, contact_id: str, recheck_since: datetime | None = None) -> str:
         activity = {
             "subject": tagged(task.title, task.task_id),
             "type": "call" if task.task_type is TaskType.CALL else "task",
@@ -277,7 +279,10 @@ class PipedriveCRM:
     ) -> str:
         person_id = _person_id(contact_id)
         if recheck_since is not None:
-            params: dict[str, str | int] = {"person_id": person_id, "updated_since": iso_utc(recheck_since)}
+            params: dict[str, str | int] = {
+                "person_id": person_id,
+                "updated_since": iso_utc(recheck_since - CLOCK_SKEW),
+            }
             async for written in self._list_v2("/api/v2/activities", params):
                 if written.get("subject") == activity["subject"]:
                     return require_id(written, vendor=VENDOR)

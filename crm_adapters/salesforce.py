@@ -212,9 +212,7 @@ class SalesforceCRM:
             body["CallDisposition"] = disposition
         return await self._create("Task", body)
 
-    async def create_task(
-        self, task: FollowUpTask, *, contact_id: str, recheck_since: datetime | None = None
-    ) -> str:
+    async def create_task(self, task: FollowUpTask, *, contact_id: str, recheck_since: datetime | None = None) -> str:
         body: dict[str, Any] = {
             "Subject": tagged(task.title, task.task_id),
             "Status": "Not Started",

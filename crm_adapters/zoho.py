@@ -216,9 +216,7 @@ class ZohoCRM:
             return await self._create("Calls", record, our_field=call_id_field)
         return await self._create("Calls", record, our_field="Subject" if recheck_since else None)
 
-    async def create_task(
-        self, task: FollowUpTask, *, contact_id: str, recheck_since: datetime | None = None
-    ) -> str:
+    async def create_task(self, task: FollowUpTask, *, contact_id: str, recheck_since: datetime | None = None) -> str:
         record = {
             "Subject": tagged(task.title, task.task_id),
             "Due_Date": utc_date(task.due_at),
