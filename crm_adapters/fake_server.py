@@ -153,6 +153,10 @@ class FakeCRM:
         self._ids = itertools.count(1001)
         self.app = Starlette(routes=self._routes())
 
+    def duplicates(self) -> int:
+        """Records beyond one per record a delivery means to write (one contact per lead, one call per call ...)."""
+        raise NotImplementedError
+
     def _routes(self) -> list[Route]:
         raise NotImplementedError
 
