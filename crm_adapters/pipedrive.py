@@ -109,6 +109,16 @@ def _html_paragraphs(lines: list[str]) -> str:
     return "".join(f"<p>{html.escape(line)}</p>" for line in lines if line)
 
 
+def _match(person: Mapping[str, Any]) -> ContactMatch:
+    """A person as search items (``["+1555..."]``) and list entries (``[{"value": ...}]``) both show it."""
+    return ContactMatch(
+        id=require_id(person, vendor=VENDOR),
+        name=person.get("name"),
+        email=_first_value(person.get("emails")),
+        phone=_first_value(person.get("phones")),
+    )
+
+
 def _person_id(contact_id: str) -> int:
     if not contact_id.isdigit():
         raise PermanentCRMError(f"not a Pipedrive person id: {contact_id!r}", vendor=VENDOR)
@@ -143,12 +153,7 @@ class PipedriveCRM:
             answer = await self._client.request_json("GET", "/api/v2/persons/search", params=params)
             items = (answer.get("data") or {}).get("items") or []
             if items and isinstance(items[0], dict) and isinstance(item := items[0].get("item"), dict):
-                return ContactMatch(
-                    id=require_id(item, vendor=VENDOR),
-                    name=item.get("name"),
-                    email=_first_value(item.get("emails")),
-                    phone=_first_value(item.get("phones")),
-                )
+                return _match(item)
         return None
 
     async def _list_v2(self, path: str, params: Mapping[str, str | int]) -> AsyncIterator[dict[str, Any]]:
@@ -172,12 +177,7 @@ class PipedriveCRM:
             emails = {str(e.get("value", "")).lower() for e in person.get("emails") or [] if isinstance(e, dict)}
             phones = {str(p.get("value", "")) for p in person.get("phones") or [] if isinstance(p, dict)}
             if (email and email in emails) or (contact.phone and contact.phone in phones):
-                return ContactMatch(
-                    id=require_id(person, vendor=VENDOR),
-                    name=person.get("name"),
-                    email=_first_value(person.get("emails")),
-                    phone=_first_value(person.get("phones")),
-                )
+                return _match(person)
         return None
 
     async def upsert_contact(self, contact: Contact, *, recheck_since: datetime | None = None) -> str:
