@@ -33,6 +33,7 @@ from seiketsu.db import utcnow
 from seiketsu.errors import Conflict, FieldError, NotFound, ValidationFailed
 from seiketsu.pagination import DEFAULT_LIMIT, MAX_LIMIT, datetime_field, paginate, parse_sort
 from seiketsu.schemas import Page
+from seiketsu.tenancy.scoping import tenant_session
 
 router = APIRouter(prefix="/api/v1/integrations", tags=["integrations"])
 
@@ -219,16 +220,23 @@ def delete_integration(
     return Response(status_code=204)
 
 
+def _connection_config(container: Container, principal: Principal, integration_id: uuid.UUID) -> IntegrationConfig:
+    with tenant_session(container.sessions, principal.organization_id) as session:
+        return IntegrationConfig.of(get_integration(session, integration_id))
+
+
 @router.post("/{integration_id}/test", response_model=ConnectionTestOut)
 async def test_integration(
     integration_id: uuid.UUID,
-    _: Principal = Depends(require(Permission.INTEGRATION_UPDATE)),
-    session: Session = Depends(scoped_session),
+    principal: Principal = Depends(require(Permission.INTEGRATION_UPDATE)),
     container: Container = Depends(get_container),
 ) -> ConnectionTestOut:
-    """One authenticated read against the CRM; ``ok`` false carries the class of failure, never the answer."""
-    integration = await run_in_threadpool(get_integration, session, integration_id)
-    config = IntegrationConfig.of(integration)
+    """One authenticated read against the CRM; ``ok`` false carries the class of failure, never the answer.
+
+    The integration is read in a transaction of its own that ends before the CRM is called: a session held
+    open across the call would keep SQLite's write lock from the refreshed token's storing.
+    """
+    config = await run_in_threadpool(_connection_config, container, principal, integration_id)
     result = await service.check_connection(crm_runtime(container), container.sessions, config)
     return ConnectionTestOut(
         ok=result.ok,

@@ -11,7 +11,7 @@ import secrets
 import uuid
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import Any, cast
 
@@ -40,6 +40,8 @@ class Claim:
     delivery_id: uuid.UUID
     token: str
     attempt: int
+    created_at: datetime
+    """When the delivery was created: no run of it can have written anything earlier."""
     integration: IntegrationConfig
     event: Mapping[str, Any]
     contact_remote_id: str | None
@@ -105,6 +107,7 @@ class DeliveryStore:
                 delivery_id=delivery.id,
                 token=token,
                 attempt=delivery.attempts,
+                created_at=delivery.created_at,
                 integration=IntegrationConfig.of(integration),
                 event=dict(delivery.event),
                 contact_remote_id=delivery.contact_remote_id,
@@ -277,6 +280,10 @@ class DeliveryLedger:
 
     def contact_id(self) -> str | None:
         return self._contact_id
+
+    def recheck_since(self) -> datetime | None:
+        # every earlier run ended without recording some step, and may have written it (lost answer, death)
+        return self._claim.created_at if self._claim.attempt > 1 else None
 
     def remote_id(self, kind: RemoteKind, local_id: str) -> str | None:
         return self._delivered.get((kind, local_id))

@@ -1,4 +1,5 @@
-"""A local fake of HubSpot's CRM object API, for fault-injection tests and the delivery benchmark.
+"""A local fake of HubSpot's CRM object API, for fault-injection tests and the delivery benchmark, and the gate
+every fake CRM shares (:class:`FakeCRM`; Follow Up Boss's is :mod:`crm_adapters.fake_followupboss`).
 
 It serves the date-versioned paths :mod:`crm_adapters.hubspot` uses (contact search, create, update and
 batch upsert; calls, tasks and meetings with associations), with HubSpot's request and answer shapes:
@@ -129,8 +130,106 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-class FakeHubSpot:
-    """The fake's state and its ASGI ``app``; see the module docstring."""
+class FakeCRM:
+    """What every fake CRM shares: the gate each request passes (authentication, a rolling rate limit,
+    injected faults) and the count of statuses answered. A vendor's fake supplies its routes (wrapped in
+    :meth:`_guard`), its credentials check and its error and rate-limit answers."""
+
+    def __init__(
+        self,
+        *,
+        rate_limit: RateLimit | None,
+        faults: FaultPlan | None,
+        seed: int,
+        clock: Callable[[], float],
+    ) -> None:
+        self.rate_limit = rate_limit
+        self.faults = faults or FaultPlan()
+        self.answered: Counter[int] = Counter()
+        """Statuses answered, counted."""
+        self._random = random.Random(seed)
+        self._clock = clock
+        self._accepted: deque[float] = deque()
+        self._ids = itertools.count(1001)
+        self.app = Starlette(routes=self._routes())
+
+    def duplicates(self) -> int:
+        """Records beyond one per record a delivery means to write (one contact per lead, one call per call ...)."""
+        raise NotImplementedError
+
+    def _routes(self) -> list[Route]:
+        raise NotImplementedError
+
+    def _authorized(self, request: Request) -> bool:
+        raise NotImplementedError
+
+    def _unauthorized(self) -> Response:
+        raise NotImplementedError
+
+    def _server_error(self) -> Response:
+        raise NotImplementedError
+
+    def _rate_limited(self, *, policy: str, retry_after: float | None) -> Response:
+        """The vendor's 429; ``policy`` names the limit hit (the rolling window, or a burst fault)."""
+        raise NotImplementedError
+
+    def _limit_headers(self) -> dict[str, str]:
+        return {}
+
+    def _next_id(self) -> int:
+        return next(self._ids)
+
+    def _answer(self, status: int, body: Any, headers: Mapping[str, str] | None = None) -> Response:
+        return JSONResponse(body, status_code=status, headers={**self._limit_headers(), **(headers or {})})
+
+    def _over_limit(self) -> float | None:
+        """Seconds until a slot frees when the limit is reached, else ``None`` (and the request counts)."""
+        if self.rate_limit is None:
+            return None
+        now = self._clock()
+        while self._accepted and self._accepted[0] <= now - self.rate_limit.window_seconds:
+            self._accepted.popleft()
+        if len(self._accepted) >= self.rate_limit.max_requests:
+            return self._accepted[0] + self.rate_limit.window_seconds - now
+        self._accepted.append(now)
+        return None
+
+    def _remaining(self) -> int:
+        assert self.rate_limit is not None
+        return max(0, self.rate_limit.max_requests - len(self._accepted))
+
+    def _guard(self, handler: Handler) -> Handler:
+        async def guarded(request: Request) -> Response:
+            response = await self._gate(request, handler)
+            self.answered[response.status_code] += 1
+            return response
+
+        return guarded
+
+    async def _gate(self, request: Request, handler: Handler) -> Response:
+        if not self._authorized(request):
+            return self._unauthorized()
+        wait = self._over_limit()
+        if wait is not None:
+            send = self.rate_limit is not None and self.rate_limit.send_retry_after
+            return self._rate_limited(policy="TEN_SECONDLY_ROLLING", retry_after=wait if send else None)
+        fault = self.faults.pick(self._random.random())
+        if fault is Fault.RATE_LIMITED_WITH_RETRY_AFTER:
+            return self._rate_limited(policy="SECONDLY", retry_after=self.faults.retry_after_seconds)
+        if fault is Fault.RATE_LIMITED_WITHOUT_RETRY_AFTER:
+            return self._rate_limited(policy="SECONDLY", retry_after=None)
+        if fault is Fault.SERVER_ERROR:
+            return self._server_error()
+        if fault is Fault.SLOW:
+            await asyncio.sleep(self.faults.slow_seconds)
+        response = await handler(request)
+        if fault is Fault.SERVER_ERROR_AFTER_WRITE:
+            return self._server_error()
+        return response
+
+
+class FakeHubSpot(FakeCRM):
+    """HubSpot's object API; see the module docstring."""
 
     def __init__(
         self,
@@ -143,8 +242,6 @@ class FakeHubSpot:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.access_token = access_token
-        self.rate_limit = rate_limit
-        self.faults = faults or FaultPlan()
         self.unique_properties = {
             object_type: frozenset(names)
             for object_type, names in (unique_properties or {"contacts": ("email",)}).items()
@@ -152,13 +249,7 @@ class FakeHubSpot:
         self.objects: dict[str, dict[str, StoredObject]] = {name: {} for name in OBJECT_TYPES}
         self.created: list[StoredObject] = []
         """Every object created, in order."""
-        self.answered: Counter[int] = Counter()
-        """Statuses answered, counted."""
-        self._random = random.Random(seed)
-        self._clock = clock
-        self._accepted: deque[float] = deque()
-        self._ids = itertools.count(1001)
-        self.app = Starlette(routes=self._routes())
+        super().__init__(rate_limit=rate_limit, faults=faults, seed=seed, clock=clock)
 
     def find(self, object_type: str, **properties: str) -> list[StoredObject]:
         """The stored objects of a type whose properties have the given values."""
@@ -167,6 +258,15 @@ class FakeHubSpot:
             for stored in self.objects[object_type].values()
             if all(stored.properties.get(name) == value for name, value in properties.items())
         ]
+
+    def duplicates(self) -> int:
+        """Records beyond one contact per email and one call and one task per contact."""
+        emails = Counter(c.properties.get("email") for c in self.objects["contacts"].values())
+        extra = sum(n - 1 for n in emails.values())
+        for object_type in ("calls", "tasks"):
+            per_contact = Counter(to for stored in self.objects[object_type].values() for to in stored.associations)
+            extra += sum(n - 1 for n in per_contact.values())
+        return extra
 
     def _routes(self) -> list[Route]:
         base = OBJECTS_PATH
@@ -183,32 +283,25 @@ class FakeHubSpot:
             Route(f"{base}/{{object_type}}/{{object_id}}", self._guard(self._update), methods=["PATCH"]),
         ]
 
-    # --- the gate every request passes: auth, rate limit, faults
+    # --- HubSpot's answers at the gate
+
+    def _authorized(self, request: Request) -> bool:
+        return request.headers.get("authorization") == f"Bearer {self.access_token}"
+
+    def _unauthorized(self) -> Response:
+        return self._answer(401, _error("Authentication credentials not found.", "INVALID_AUTHENTICATION"))
+
+    def _server_error(self) -> Response:
+        return self._answer(500, _error("internal error", "INTERNAL_ERROR"))
 
     def _limit_headers(self) -> dict[str, str]:
         if self.rate_limit is None:
             return {}
-        remaining = max(0, self.rate_limit.max_requests - len(self._accepted))
         return {
             "X-HubSpot-RateLimit-Interval-Milliseconds": str(int(self.rate_limit.window_seconds * 1000)),
             "X-HubSpot-RateLimit-Max": str(self.rate_limit.max_requests),
-            "X-HubSpot-RateLimit-Remaining": str(remaining),
+            "X-HubSpot-RateLimit-Remaining": str(self._remaining()),
         }
-
-    def _over_limit(self) -> float | None:
-        """Seconds until a slot frees when the limit is reached, else ``None`` (and the request counts)."""
-        if self.rate_limit is None:
-            return None
-        now = self._clock()
-        while self._accepted and self._accepted[0] <= now - self.rate_limit.window_seconds:
-            self._accepted.popleft()
-        if len(self._accepted) >= self.rate_limit.max_requests:
-            return self._accepted[0] + self.rate_limit.window_seconds - now
-        self._accepted.append(now)
-        return None
-
-    def _answer(self, status: int, body: Any, headers: Mapping[str, str] | None = None) -> Response:
-        return JSONResponse(body, status_code=status, headers={**self._limit_headers(), **(headers or {})})
 
     def _rate_limited(self, *, policy: str, retry_after: float | None) -> Response:
         body = {
@@ -222,36 +315,6 @@ class FakeHubSpot:
         headers = {"Retry-After": str(math.ceil(retry_after))} if retry_after is not None else {}
         return self._answer(429, body, headers)
 
-    def _guard(self, handler: Handler) -> Handler:
-        async def guarded(request: Request) -> Response:
-            response = await self._gate(request, handler)
-            self.answered[response.status_code] += 1
-            return response
-
-        return guarded
-
-    async def _gate(self, request: Request, handler: Handler) -> Response:
-        if request.headers.get("authorization") != f"Bearer {self.access_token}":
-            message = "Authentication credentials not found."
-            return self._answer(401, _error(message, "INVALID_AUTHENTICATION"))
-        wait = self._over_limit()
-        if wait is not None:
-            send = self.rate_limit is not None and self.rate_limit.send_retry_after
-            return self._rate_limited(policy="TEN_SECONDLY_ROLLING", retry_after=wait if send else None)
-        fault = self.faults.pick(self._random.random())
-        if fault is Fault.RATE_LIMITED_WITH_RETRY_AFTER:
-            return self._rate_limited(policy="SECONDLY", retry_after=self.faults.retry_after_seconds)
-        if fault is Fault.RATE_LIMITED_WITHOUT_RETRY_AFTER:
-            return self._rate_limited(policy="SECONDLY", retry_after=None)
-        if fault is Fault.SERVER_ERROR:
-            return self._answer(500, _error("internal error", "INTERNAL_ERROR"))
-        if fault is Fault.SLOW:
-            await asyncio.sleep(self.faults.slow_seconds)
-        response = await handler(request)
-        if fault is Fault.SERVER_ERROR_AFTER_WRITE:
-            return self._answer(500, _error("internal error", "INTERNAL_ERROR"))
-        return response
-
     # --- the object API
 
     def _object_type(self, request: Request) -> str | None:
@@ -264,7 +327,7 @@ class FakeHubSpot:
     def _store(self, object_type: str, properties: Mapping[str, Any]) -> StoredObject:
         now = _now()
         values = {name: str(value) for name, value in properties.items()}
-        stored = StoredObject(object_type, str(next(self._ids)), values, now, now)
+        stored = StoredObject(object_type, str(self._next_id()), values, now, now)
         self.objects[object_type][stored.id] = stored
         self.created.append(stored)
         return stored

@@ -5,7 +5,9 @@ names our registered system in ``X-System``.
 
 Idempotency: FUB deduplicates people on email and phone when a lead arrives through ``POST /v1/events``
 (its only supported way in for leads, which also runs the brokerage's lead routing and action plans).
-Calls, tasks and appointments have no external ids: the caller's table of delivered ids prevents repeats.
+Calls, tasks and appointments have no external ids: calls carry our call id in their note, tasks and
+appointments our id's tag as a name or title suffix, and after a lost answer the person's calls, tasks or
+appointments are listed and searched for it before the record is created again.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -21,7 +24,7 @@ from crm_adapters.config import AdapterConfig, parse_settings, require_credentia
 from crm_adapters.errors import CRMConfigError, CRMError, PermanentCRMError, parse_retry_after, parse_seconds
 from crm_adapters.field_mapping import LEAD_ID_FIELD, QUALIFICATION_FIELDS, FieldMapping, outcome_values
 from crm_adapters.hosts import HostRule
-from crm_adapters.rendering import call_note_text, iso_utc, qualification_text
+from crm_adapters.rendering import call_id_line, call_note_text, iso_utc, qualification_text, tagged
 from crm_adapters.values import (
     Appointment,
     CallDirection,
@@ -38,6 +41,9 @@ VENDOR = "followupboss"
 
 DEFAULT_BASE_URL = "https://api.followupboss.com"
 API_HOST = HostRule.exactly([DEFAULT_BASE_URL])
+
+LIST_LIMIT = 100
+"""Records per page of a list (FUB's maximum)."""
 
 MAPPABLE_FIELDS = QUALIFICATION_FIELDS | {LEAD_ID_FIELD}
 DEFAULT_FIELDS: dict[str, str] = {}
@@ -139,7 +145,7 @@ class FollowUpBossCRM:
             phone=_first_value(person.get("phones")),
         )
 
-    async def upsert_contact(self, contact: Contact) -> str:
+    async def upsert_contact(self, contact: Contact, *, recheck_since: datetime | None = None) -> str:
         person: dict[str, Any] = {}
         if contact.first_name:
             person["firstName"] = contact.first_name
@@ -172,9 +178,30 @@ class FollowUpBossCRM:
             )
         return existing.id
 
-    async def log_call(self, call: CallLog, *, contact_id: str) -> str:
+    async def _written(self, collection: str, person_id: int, found: Callable[[dict[str, Any]], bool]) -> str | None:
+        """The id of the person's first record in ``collection`` (``calls``, ``tasks`` ...) that ``found`` accepts."""
+        offset = 0
+        while True:
+            params = {"personId": person_id, "limit": LIST_LIMIT, "offset": offset}
+            answer = await self._client.request_json("GET", f"/v1/{collection}", params=params)
+            records = [record for record in answer.get(collection) or [] if isinstance(record, dict)]
+            for record in records:
+                if found(record):
+                    return require_id(record, vendor=VENDOR)
+            total = (answer.get("_metadata") or {}).get("total")
+            offset += LIST_LIMIT
+            if not records or not isinstance(total, int) or offset >= total:
+                return None
+
+    async def log_call(self, call: CallLog, *, contact_id: str, recheck_since: datetime | None = None) -> str:
+        person_id = _person_id(contact_id)
+        marker = call_id_line(call)
+        if recheck_since is not None and (
+            logged := await self._written("calls", person_id, lambda record: marker in str(record.get("note")))
+        ):
+            return logged
         body: dict[str, Any] = {
-            "personId": _person_id(contact_id),
+            "personId": person_id,
             "phone": call.prospect_number,
             "isIncoming": call.direction is CallDirection.INBOUND,
             "duration": call.duration_seconds,
@@ -196,11 +223,16 @@ class FollowUpBossCRM:
         assigned = person.get("assignedUserId")
         return int(assigned) if isinstance(assigned, int) and assigned > 0 else None
 
-    async def create_task(self, task: FollowUpTask, *, contact_id: str) -> str:
+    async def create_task(self, task: FollowUpTask, *, contact_id: str, recheck_since: datetime | None = None) -> str:
         person_id = _person_id(contact_id)
+        name = tagged(task.title, task.task_id)
+        if recheck_since is not None and (
+            written := await self._written("tasks", person_id, lambda record: record.get("name") == name)
+        ):
+            return written
         body: dict[str, Any] = {
             "personId": person_id,
-            "name": task.title,
+            "name": name,
             "type": "Call" if task.task_type is TaskType.CALL else "Follow Up",
             "dueDateTime": iso_utc(task.due_at),
         }
@@ -209,13 +241,20 @@ class FollowUpBossCRM:
         created = await self._client.request_json("POST", "/v1/tasks", json=body)
         return require_id(created, vendor=VENDOR)
 
-    async def create_appointment(self, appointment: Appointment, *, contact_id: str) -> str:
+    async def create_appointment(
+        self, appointment: Appointment, *, contact_id: str, recheck_since: datetime | None = None
+    ) -> str:
         person_id = _person_id(contact_id)
+        title = tagged(appointment.title, appointment.appointment_id)
+        if recheck_since is not None and (
+            written := await self._written("appointments", person_id, lambda record: record.get("title") == title)
+        ):
+            return written
         invitees: list[dict[str, int]] = [{"personId": person_id}]
         if (assignee := await self._assignee(person_id)) is not None:
             invitees.append({"userId": assignee})
         body: dict[str, Any] = {
-            "title": appointment.title,
+            "title": title,
             "start": iso_utc(appointment.starts_at),
             "end": iso_utc(appointment.ends_at),
             "description": appointment.notes,

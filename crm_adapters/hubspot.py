@@ -8,7 +8,8 @@ Idempotency: contacts are upserted by our lead id when ``lead_id`` is mapped to 
 by email; calls, tasks and meetings are upserted by our id when ``call_id``, ``task_id`` or ``appointment_id``
 is mapped to a unique property of that object.
 A phone-only contact without a mapped ``lead_id`` is searched for, then created; HubSpot's search lags
-writes by a few seconds, so only the caller's own record of delivered ids protects that path.
+writes by a few seconds, so only the caller's own record of delivered ids protects that path. Upserts need no
+recheck after a lost answer, so ``recheck_since`` changes nothing here.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -179,7 +181,7 @@ class HubSpotCRM:
             id=require_id(record, vendor=VENDOR), name=name or None, email=value("email"), phone=value("phone")
         )
 
-    async def upsert_contact(self, contact: Contact) -> str:
+    async def upsert_contact(self, contact: Contact, *, recheck_since: datetime | None = None) -> str:
         properties = {name: str(value) for name, value in self._fields.apply(contact.field_values()).items()}
         lead_id_property = self._fields.crm_field(LEAD_ID_FIELD)
         if lead_id_property:
@@ -250,7 +252,7 @@ class HubSpotCRM:
             properties["hubspot_owner_id"] = self._settings.owner_id
         return properties
 
-    async def log_call(self, call: CallLog, *, contact_id: str) -> str:
+    async def log_call(self, call: CallLog, *, contact_id: str, recheck_since: datetime | None = None) -> str:
         properties = {
             "hs_timestamp": iso_utc(call.started_at),
             "hs_call_title": call.title,
@@ -297,7 +299,7 @@ class HubSpotCRM:
         )
         return record_id
 
-    async def create_task(self, task: FollowUpTask, *, contact_id: str) -> str:
+    async def create_task(self, task: FollowUpTask, *, contact_id: str, recheck_since: datetime | None = None) -> str:
         properties = self._owned(
             {
                 "hs_timestamp": iso_utc(task.due_at),
@@ -315,7 +317,9 @@ class HubSpotCRM:
             association_type=TASK_TO_CONTACT,
         )
 
-    async def create_appointment(self, appointment: Appointment, *, contact_id: str) -> str:
+    async def create_appointment(
+        self, appointment: Appointment, *, contact_id: str, recheck_since: datetime | None = None
+    ) -> str:
         properties = self._owned(
             {
                 "hs_timestamp": iso_utc(appointment.starts_at),

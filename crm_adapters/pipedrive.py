@@ -3,9 +3,11 @@
 Credentials: ``api_token``, sent as the ``x-api-token`` header. Requests go to the company domain
 (``https://{company_domain}.pipedrive.com``), as Pipedrive recommends.
 
-Idempotency: Pipedrive has no upsert and no external ids on call logs. Persons are searched by email,
-then phone, and updated or created; a retried call log is only prevented by the caller's own table of
-delivered ids. Our lead id can still be stored in a custom person field by mapping ``lead_id``.
+Idempotency: Pipedrive has no upsert and no external ids. Persons are searched by email, then phone, and
+updated or created; call logs carry our call id in their note, activities (tasks, meetings) our id's tag as
+a subject suffix. After a lost answer the record is looked for before it is created again, in lists rather
+than the search index, which lags writes: the persons and the contact's activities updated since the first
+attempt, and the call logs. Our lead id can still be stored in a custom person field by mapping ``lead_id``.
 Custom fields (qualification answers, ``lead_id``) map to the account's 40-character field keys.
 """
 
@@ -13,8 +15,9 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -30,7 +33,7 @@ from crm_adapters.errors import (
 )
 from crm_adapters.field_mapping import LEAD_ID_FIELD, QUALIFICATION_FIELDS, FieldMapping, outcome_values
 from crm_adapters.hosts import DNS_LABEL, HostRule
-from crm_adapters.rendering import call_note_html, iso_utc, utc_date, utc_time
+from crm_adapters.rendering import call_id_line, call_note_html, iso_utc, tagged, utc_date, utc_time
 from crm_adapters.values import (
     Appointment,
     CallLog,
@@ -50,6 +53,13 @@ DEFAULT_FIELDS: dict[str, str] = {}
 
 COMPANY_HOST = HostRule.matching("https://{company_domain}.pipedrive.com", rf"{DNS_LABEL}\.pipedrive\.com")
 COMPANY_DOMAIN = re.compile(DNS_LABEL)
+
+LIST_LIMIT = 100
+"""Items per page of a v2 list (at most 500)."""
+CALL_LOG_PAGE = 50
+"""Call logs per page of the v1 list."""
+CLOCK_SKEW = timedelta(minutes=5)
+"""How far Pipedrive's clock may be behind ours when a list is asked for what changed since a moment."""
 
 DEFAULT_OUTCOMES = {
     CallOutcome.CONNECTED: "connected",
@@ -104,6 +114,16 @@ def _html_paragraphs(lines: list[str]) -> str:
     return "".join(f"<p>{html.escape(line)}</p>" for line in lines if line)
 
 
+def _match(person: Mapping[str, Any]) -> ContactMatch:
+    """A person as search items (``["+1555..."]``) and list entries (``[{"value": ...}]``) both show it."""
+    return ContactMatch(
+        id=require_id(person, vendor=VENDOR),
+        name=person.get("name"),
+        email=_first_value(person.get("emails")),
+        phone=_first_value(person.get("phones")),
+    )
+
+
 def _person_id(contact_id: str) -> int:
     if not contact_id.isdigit():
         raise PermanentCRMError(f"not a Pipedrive person id: {contact_id!r}", vendor=VENDOR)
@@ -138,17 +158,38 @@ class PipedriveCRM:
             answer = await self._client.request_json("GET", "/api/v2/persons/search", params=params)
             items = (answer.get("data") or {}).get("items") or []
             if items and isinstance(items[0], dict) and isinstance(item := items[0].get("item"), dict):
-                return ContactMatch(
-                    id=require_id(item, vendor=VENDOR),
-                    name=item.get("name"),
-                    email=_first_value(item.get("emails")),
-                    phone=_first_value(item.get("phones")),
-                )
+                return _match(item)
         return None
 
-    async def upsert_contact(self, contact: Contact) -> str:
+    async def _list_v2(self, path: str, params: Mapping[str, str | int]) -> AsyncIterator[dict[str, Any]]:
+        """Every item of a v2 list, page after page (cursor pagination)."""
+        cursor: str | None = None
+        while True:
+            page = {**params, "limit": LIST_LIMIT, **({"cursor": cursor} if cursor else {})}
+            answer = await self._client.request_json("GET", path, params=page)
+            for item in answer.get("data") or []:
+                if isinstance(item, dict):
+                    yield item
+            cursor = (answer.get("additional_data") or {}).get("next_cursor")
+            if not cursor:
+                return
+
+    async def _person_written_since(self, contact: Contact, since: datetime) -> ContactMatch | None:
+        """The person with the contact's email or phone among those updated since ``since`` (a list, not the
+        search index, which may not hold a person written moments ago)."""
+        email = (contact.email or "").lower()
+        async for person in self._list_v2("/api/v2/persons", {"updated_since": iso_utc(since - CLOCK_SKEW)}):
+            emails = {str(e.get("value", "")).lower() for e in person.get("emails") or [] if isinstance(e, dict)}
+            phones = {str(p.get("value", "")) for p in person.get("phones") or [] if isinstance(p, dict)}
+            if (email and email in emails) or (contact.phone and contact.phone in phones):
+                return _match(person)
+        return None
+
+    async def upsert_contact(self, contact: Contact, *, recheck_since: datetime | None = None) -> str:
         custom_fields = self._fields.apply(contact.field_values())
         existing = await self.find_contact(phone=contact.phone, email=contact.email)
+        if existing is None and recheck_since is not None:
+            existing = await self._person_written_since(contact, recheck_since)
         if existing is not None:
             # A PATCH of emails or phones would replace the person's whole list: only name and custom fields.
             update: dict[str, Any] = {}
@@ -171,12 +212,34 @@ class PipedriveCRM:
         created = await self._client.request_json("POST", "/api/v2/persons", json=person)
         return require_id(created.get("data"), vendor=VENDOR)
 
-    async def log_call(self, call: CallLog, *, contact_id: str) -> str:
+    async def _call_logged(self, call: CallLog, person_id: int) -> str | None:
+        """The id of the person's call log whose note names our call id; the v1 list, page after page."""
+        marker = html.escape(call_id_line(call))
+        start = 0
+        while True:
+            params = {"start": start, "limit": CALL_LOG_PAGE}
+            answer = await self._client.request_json("GET", "/api/v1/callLogs", params=params)
+            for logged in answer.get("data") or []:
+                if (
+                    isinstance(logged, dict)
+                    and logged.get("person_id") == person_id
+                    and marker in str(logged.get("note") or "")
+                ):
+                    return require_id(logged, vendor=VENDOR)
+            pagination = (answer.get("additional_data") or {}).get("pagination") or {}
+            if not pagination.get("more_items_in_collection"):
+                return None
+            start = int(pagination.get("next_start") or start + CALL_LOG_PAGE)
+
+    async def log_call(self, call: CallLog, *, contact_id: str, recheck_since: datetime | None = None) -> str:
         outcome = self._outcomes.get(call.outcome)
         if outcome is None:
             raise CRMConfigError(f"no Pipedrive outcome mapped for {call.outcome.value}", vendor=VENDOR)
+        person_id = _person_id(contact_id)
+        if recheck_since is not None and (logged := await self._call_logged(call, person_id)):
+            return logged
         body: dict[str, Any] = {
-            "person_id": _person_id(contact_id),
+            "person_id": person_id,
             "subject": call.title,
             "duration": str(call.duration_seconds),
             "outcome": outcome,
@@ -191,32 +254,45 @@ class PipedriveCRM:
         created = await self._client.request_json("POST", "/api/v1/callLogs", json=body)
         return require_id(created.get("data"), vendor=VENDOR)
 
-    async def create_task(self, task: FollowUpTask, *, contact_id: str) -> str:
+    async def create_task(self, task: FollowUpTask, *, contact_id: str, recheck_since: datetime | None = None) -> str:
         activity = {
-            "subject": task.title,
+            "subject": tagged(task.title, task.task_id),
             "type": "call" if task.task_type is TaskType.CALL else "task",
             "due_date": utc_date(task.due_at),
             "due_time": utc_time(task.due_at),
             "note": _html_paragraphs([task.notes]),
         }
-        return await self._create_activity(activity, contact_id=contact_id)
+        return await self._create_activity(activity, contact_id=contact_id, recheck_since=recheck_since)
 
-    async def create_appointment(self, appointment: Appointment, *, contact_id: str) -> str:
+    async def create_appointment(
+        self, appointment: Appointment, *, contact_id: str, recheck_since: datetime | None = None
+    ) -> str:
         minutes = int((appointment.ends_at - appointment.starts_at).total_seconds() // 60)
         location = f"Location: {appointment.location}" if appointment.location else ""
         activity = {
-            "subject": appointment.title,
+            "subject": tagged(appointment.title, appointment.appointment_id),
             "type": "meeting",
             "due_date": utc_date(appointment.starts_at),
             "due_time": utc_time(appointment.starts_at),
             "duration": f"{minutes // 60:02d}:{minutes % 60:02d}",
             "note": _html_paragraphs([appointment.notes, location]),
         }
-        return await self._create_activity(activity, contact_id=contact_id)
+        return await self._create_activity(activity, contact_id=contact_id, recheck_since=recheck_since)
 
-    async def _create_activity(self, activity: dict[str, Any], *, contact_id: str) -> str:
+    async def _create_activity(
+        self, activity: dict[str, Any], *, contact_id: str, recheck_since: datetime | None
+    ) -> str:
+        person_id = _person_id(contact_id)
+        if recheck_since is not None:
+            params: dict[str, str | int] = {
+                "person_id": person_id,
+                "updated_since": iso_utc(recheck_since - CLOCK_SKEW),
+            }
+            async for written in self._list_v2("/api/v2/activities", params):
+                if written.get("subject") == activity["subject"]:
+                    return require_id(written, vendor=VENDOR)
         activity["done"] = False
-        activity["participants"] = [{"person_id": _person_id(contact_id), "primary": True}]
+        activity["participants"] = [{"person_id": person_id, "primary": True}]
         if self._owner_id is not None:
             activity["owner_id"] = self._owner_id
         created = await self._client.request_json("POST", "/api/v2/activities", json=activity)

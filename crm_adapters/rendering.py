@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import html
 from datetime import UTC, datetime
 
@@ -58,7 +59,7 @@ def _note(call: CallLog) -> list[tuple[str, str | None]]:
         lines.append((f"Qualification: {qualification}", None))
     if call.recording_url:
         lines.append(("Recording: ", call.recording_url))
-    lines.append((f"Call ID: {call.call_id}", None))
+    lines.append((call_id_line(call), None))
     return lines
 
 
@@ -83,3 +84,21 @@ def call_duration_mm_ss(seconds: int) -> str:
     """``03:05`` for 185 seconds; minutes run past 59 rather than rolling into hours."""
     minutes, rest = divmod(seconds, 60)
     return f"{minutes:02d}:{rest:02d}"
+
+
+def record_ref(local_id: str) -> str:
+    """``sk-3f2a9c1b7d4e``: a short, stable tag of our id for a record, written where the CRM lets us search.
+
+    48 bits of a hash: records are looked up by it only among one contact's, where a collision is out of reach.
+    """
+    return "sk-" + hashlib.sha256(local_id.encode()).hexdigest()[:12]
+
+
+def tagged(title: str, local_id: str) -> str:
+    """``Follow up with Jane Doe [sk-3f2a9c1b7d4e]``: a subject that finds its record again after a lost answer."""
+    return f"{title} [{record_ref(local_id)}]"
+
+
+def call_id_line(call: CallLog) -> str:
+    """The note line that names our call id, by which a call log is found again."""
+    return f"Call ID: {call.call_id}"

@@ -6,13 +6,16 @@ carry no expiry; their lifetime is the org's session timeout).
 
 Idempotency: leads are upserted by our lead id in an External ID field (``lead_id`` mapping, default
 ``Seiketsu_Lead_Id__c``, which the org must have). Calls are Tasks with ``TaskSubtype = Call`` whose
-standard ``CallObject`` field holds our call id; a call already logged under that id is returned.
+standard ``CallObject`` field holds our call id; a call already logged under that id is returned. Follow-up
+tasks and events carry our id's tag as a subject suffix; after a lost answer a SOQL query on the contact's
+tasks or events with that subject finds the one written.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -30,7 +33,7 @@ from crm_adapters.field_mapping import (
 )
 from crm_adapters.hosts import DNS_LABEL, HostRule
 from crm_adapters.oauth import OAuthSession, can_refresh, credential_updates, request_token
-from crm_adapters.rendering import call_note_text, iso_utc, utc_date
+from crm_adapters.rendering import call_note_text, iso_utc, tagged, utc_date
 from crm_adapters.values import (
     Appointment,
     CallDirection,
@@ -182,7 +185,7 @@ class SalesforceCRM:
                 return _match(records[0])
         return None
 
-    async def upsert_contact(self, contact: Contact) -> str:
+    async def upsert_contact(self, contact: Contact, *, recheck_since: datetime | None = None) -> str:
         body: dict[str, Any] = self._fields.apply(contact.field_values())
         body.pop(self._lead_id_field, None)  # the key travels in the URL
         body.setdefault("LastName", contact.last_name or contact.first_name or "Unknown")
@@ -197,7 +200,7 @@ class SalesforceCRM:
         record = await self._client.request_json("GET", path, params={"fields": "Id"})
         return require_id(record, vendor=VENDOR, key="Id")
 
-    async def log_call(self, call: CallLog, *, contact_id: str) -> str:
+    async def log_call(self, call: CallLog, *, contact_id: str, recheck_since: datetime | None = None) -> str:
         logged = await self._query(f"SELECT Id FROM Task WHERE CallObject = {soql_literal(call.call_id)} LIMIT 1")
         if logged:
             return require_id(logged[0], vendor=VENDOR, key="Id")
@@ -217,9 +220,9 @@ class SalesforceCRM:
             body["CallDisposition"] = disposition
         return await self._create("Task", body)
 
-    async def create_task(self, task: FollowUpTask, *, contact_id: str) -> str:
+    async def create_task(self, task: FollowUpTask, *, contact_id: str, recheck_since: datetime | None = None) -> str:
         body: dict[str, Any] = {
-            "Subject": task.title,
+            "Subject": tagged(task.title, task.task_id),
             "Status": "Not Started",
             "Priority": "Normal",
             "WhoId": contact_id,
@@ -228,11 +231,13 @@ class SalesforceCRM:
             "ReminderDateTime": iso_utc(task.due_at),
             "Description": task.notes,
         }
-        return await self._create("Task", body)
+        return await self._create("Task", body, recheck=recheck_since is not None)
 
-    async def create_appointment(self, appointment: Appointment, *, contact_id: str) -> str:
+    async def create_appointment(
+        self, appointment: Appointment, *, contact_id: str, recheck_since: datetime | None = None
+    ) -> str:
         body: dict[str, Any] = {
-            "Subject": appointment.title,
+            "Subject": tagged(appointment.title, appointment.appointment_id),
             "StartDateTime": iso_utc(appointment.starts_at),
             "EndDateTime": iso_utc(appointment.ends_at),
             "WhoId": contact_id,
@@ -240,9 +245,17 @@ class SalesforceCRM:
         }
         if appointment.location:
             body["Location"] = appointment.location
-        return await self._create("Event", body)
+        return await self._create("Event", body, recheck=recheck_since is not None)
 
-    async def _create(self, sobject: str, body: dict[str, Any]) -> str:
+    async def _create(self, sobject: str, body: dict[str, Any], *, recheck: bool = False) -> str:
+        """Create the record; with ``recheck``, first look for the contact's record with the same (tagged) subject."""
+        if recheck:
+            soql = (
+                f"SELECT Id FROM {sobject} WHERE WhoId = {soql_literal(body['WhoId'])} "
+                f"AND Subject = {soql_literal(body['Subject'])} LIMIT 1"
+            )
+            if written := await self._query(soql):
+                return require_id(written[0], vendor=VENDOR, key="Id")
         if self._settings.owner_id:
             body["OwnerId"] = self._settings.owner_id
         created = await self._client.request_json("POST", f"{DATA_PATH}/sobjects/{sobject}", json=body)

@@ -6,6 +6,7 @@ never logged, and every message raised here names credential keys, never values.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import AsyncIterator, Mapping
@@ -181,7 +182,8 @@ async def open_crm(
         ) from exc
 
     async def persist(refreshed: Mapping[str, str]) -> None:
-        store_refreshed_credentials(sessions, runtime.secret_box, config, refreshed)
+        # a database wait must not stall the event loop (the API's, answering other requests meanwhile)
+        await asyncio.to_thread(store_refreshed_credentials, sessions, runtime.secret_box, config, refreshed)
 
     async with vendor_http(runtime, throttle_key=config.throttle_key, limit=config.limit) as (http, log):
         adapter = build_adapter(

@@ -7,13 +7,15 @@ and once after a 401 ``INVALID_TOKEN``.
 
 Idempotency: leads go through ``/upsert`` with ``duplicate_check_fields`` (our lead id when ``lead_id`` is
 mapped, then email, then phone). Calls have no upsert; with ``call_id`` mapped to a custom field, a call
-already logged under our id is found by search and returned.
+already logged under our id is found by search and returned. Without it, and for tasks and events, the
+subject carries our id's tag, and after a lost answer a search on that subject finds the record written.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -30,7 +32,7 @@ from crm_adapters.field_mapping import (
 )
 from crm_adapters.hosts import HostRule
 from crm_adapters.oauth import OAuthSession, can_refresh, credential_updates, request_token
-from crm_adapters.rendering import call_duration_mm_ss, call_note_text, iso_utc_offset, utc_date
+from crm_adapters.rendering import call_duration_mm_ss, call_note_text, iso_utc_offset, tagged, utc_date
 from crm_adapters.values import (
     Appointment,
     CallDirection,
@@ -189,7 +191,7 @@ class ZohoCRM:
             id=require_id(record, vendor=VENDOR), name=name or None, email=value("email"), phone=value("phone")
         )
 
-    async def upsert_contact(self, contact: Contact) -> str:
+    async def upsert_contact(self, contact: Contact, *, recheck_since: datetime | None = None) -> str:
         record: dict[str, Any] = self._fields.apply(contact.field_values())
         record.setdefault("Last_Name", contact.last_name or contact.first_name or "Unknown")
         duplicate_check = [
@@ -201,14 +203,10 @@ class ZohoCRM:
         answer = await self._client.request_json("POST", f"{CRM_PATH}/{self._module}/upsert", json=body)
         return _record_id(answer)
 
-    async def log_call(self, call: CallLog, *, contact_id: str) -> str:
+    async def log_call(self, call: CallLog, *, contact_id: str, recheck_since: datetime | None = None) -> str:
         call_id_field = self._fields.crm_field(CALL_ID_FIELD)
-        if call_id_field:
-            criteria = f"({call_id_field}:equals:{criteria_value(call.call_id)})"
-            if logged := await self._search("Calls", {"criteria": criteria}):
-                return require_id(logged, vendor=VENDOR)
         record: dict[str, Any] = {
-            "Subject": call.title,
+            "Subject": call.title if call_id_field else tagged(call.title, call.call_id),
             "Call_Type": "Inbound" if call.direction is CallDirection.INBOUND else "Outbound",
             "Call_Start_Time": iso_utc_offset(call.started_at),
             "Call_Duration": call_duration_mm_ss(call.duration_seconds),
@@ -219,22 +217,25 @@ class ZohoCRM:
             record["Call_Result"] = call_result
         if call_id_field:
             record[call_id_field] = call.call_id
-        return await self._create("Calls", record)
+            return await self._create("Calls", record, our_field=call_id_field)
+        return await self._create("Calls", record, our_field="Subject" if recheck_since else None)
 
-    async def create_task(self, task: FollowUpTask, *, contact_id: str) -> str:
+    async def create_task(self, task: FollowUpTask, *, contact_id: str, recheck_since: datetime | None = None) -> str:
         record = {
-            "Subject": task.title,
+            "Subject": tagged(task.title, task.task_id),
             "Due_Date": utc_date(task.due_at),
             "Status": "Not Started",
             "Priority": "High",
             "Description": task.notes,
             **self._link(contact_id),
         }
-        return await self._create("Tasks", record)
+        return await self._create("Tasks", record, our_field="Subject" if recheck_since else None)
 
-    async def create_appointment(self, appointment: Appointment, *, contact_id: str) -> str:
+    async def create_appointment(
+        self, appointment: Appointment, *, contact_id: str, recheck_since: datetime | None = None
+    ) -> str:
         record: dict[str, Any] = {
-            "Event_Title": appointment.title,
+            "Event_Title": tagged(appointment.title, appointment.appointment_id),
             "Start_DateTime": iso_utc_offset(appointment.starts_at),
             "End_DateTime": iso_utc_offset(appointment.ends_at),
             "Description": appointment.notes,
@@ -242,9 +243,14 @@ class ZohoCRM:
         }
         if appointment.location:
             record["Venue"] = appointment.location
-        return await self._create("Events", record)
+        return await self._create("Events", record, our_field="Event_Title" if recheck_since else None)
 
-    async def _create(self, module: str, record: dict[str, Any]) -> str:
+    async def _create(self, module: str, record: dict[str, Any], *, our_field: str | None = None) -> str:
+        """Create the record; with ``our_field`` (one holding our id or its tag), first search for its value."""
+        if our_field is not None:
+            criteria = f"({our_field}:equals:{criteria_value(str(record[our_field]))})"
+            if written := await self._search(module, {"criteria": criteria}):
+                return require_id(written, vendor=VENDOR)
         answer = await self._client.request_json("POST", f"{CRM_PATH}/{module}", json={"data": [self._owned(record)]})
         return _record_id(answer)
 

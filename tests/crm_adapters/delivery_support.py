@@ -55,11 +55,12 @@ def use_http(
     factory: Callable[[], httpx.AsyncClient],
     *,
     base_url: str | None = FAKE_BASE,
+    vendor: str = "hubspot",
     **overrides: Any,
 ) -> CRMRuntime:
-    """Point the CRM runtime's HTTP clients somewhere else (a fake), HubSpot's requests at ``base_url`` (as
+    """Point the CRM runtime's HTTP clients somewhere else (a fake), ``vendor``'s requests at ``base_url`` (as
     ``CRM_BASE_URLS`` would; ``None``: at the vendors' own hosts), with other runtime overrides."""
-    base_urls = {} if base_url is None else {"hubspot": base_url}
+    base_urls = {} if base_url is None else {vendor: base_url}
     runtime = replace(crm_runtime(container), http_factory=factory, base_urls=base_urls, **overrides)
     container.extras[EXTRAS_KEY] = runtime
     return runtime

@@ -111,7 +111,7 @@ async def test_task_goes_to_the_leads_assigned_agent(http, router):
     assert person.call_count == 1
     assert sent_json(task) == {
         "personId": 123,
-        "name": "Call back Jane",
+        "name": "Call back Jane [sk-7afaa346b4bf]",
         "type": "Call",
         "dueDateTime": "2026-05-02T15:00:00Z",
         "assignedUserId": 7,
@@ -124,7 +124,7 @@ async def test_appointment_with_a_configured_owner(http, router):
     assert await fub(http, settings={"owner_id": "9"}).create_appointment(APPOINTMENT, contact_id="123") == "88"
     assert person.call_count == 0
     assert sent_json(route) == {
-        "title": "Buyer consult",
+        "title": "Buyer consult [sk-37998b609f47]",
         "start": "2026-05-03T15:00:00Z",
         "end": "2026-05-03T15:30:00Z",
         "description": "Booked by AI agent",

@@ -107,7 +107,7 @@ async def test_task_and_meeting_are_v2_activities(http, router):
     adapter = pipedrive(http)
     assert await adapter.create_task(TASK, contact_id="123") == "901"
     assert sent_json(route) == {
-        "subject": "Call back Jane",
+        "subject": "Call back Jane [sk-7afaa346b4bf]",
         "type": "call",
         "due_date": "2026-05-02",
         "due_time": "15:00",

@@ -184,7 +184,7 @@ async def test_create_task_and_event(http, router):
     assert await adapter.create_task(TASK, contact_id="00Q1") == "00T3"
     assert await adapter.create_appointment(APPOINTMENT, contact_id="00Q1") == "00U1"
     assert sent_json(created) == {
-        "Subject": "Call back Jane",
+        "Subject": "Call back Jane [sk-7afaa346b4bf]",
         "Status": "Not Started",
         "Priority": "Normal",
         "WhoId": "00Q1",
@@ -194,7 +194,7 @@ async def test_create_task_and_event(http, router):
         "Description": "Wants listings under 550k",
     }
     assert sent_json(event) == {
-        "Subject": "Buyer consult",
+        "Subject": "Buyer consult [sk-37998b609f47]",
         "StartDateTime": "2026-05-03T15:00:00Z",
         "EndDateTime": "2026-05-03T15:30:00Z",
         "WhoId": "00Q1",

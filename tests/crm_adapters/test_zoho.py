@@ -147,7 +147,7 @@ async def test_log_call_links_the_lead_through_what_id(http, router):
     (record,) = sent_json(route)["data"]
     assert record.pop("Description").endswith("Call ID: call-7f3a")
     assert record == {
-        "Subject": "AI voice agent call",
+        "Subject": "AI voice agent call [sk-2d95d5a62ce5]",
         "Call_Type": "Outbound",
         "Call_Start_Time": "2026-05-01T15:00:00+00:00",
         "Call_Duration": "03:05",
@@ -192,7 +192,7 @@ async def test_tasks_and_events(http, router):
     assert sent_json(task) == {
         "data": [
             {
-                "Subject": "Call back Jane",
+                "Subject": "Call back Jane [sk-7afaa346b4bf]",
                 "Due_Date": "2026-05-02",
                 "Status": "Not Started",
                 "Priority": "High",
