@@ -6,6 +6,7 @@ AppError
  ├── Forbidden             403
  ├── NotFound              404  (also for another organization's rows: their existence is never revealed)
  ├── Conflict              409
+ ├── PayloadTooLarge       413  (names the limit)
  ├── ValidationFailed      422  (names the path of each invalid field)
  └── RateLimited           429  (carries Retry-After)
 """
@@ -75,6 +76,18 @@ class NotFound(AppError):
 class Conflict(AppError):
     status = 409
     title = "Conflict"
+
+
+class PayloadTooLarge(AppError):
+    status = 413
+    title = "Content Too Large"
+
+    def __init__(self, detail: str, *, limit_bytes: int) -> None:
+        super().__init__(detail)
+        self.limit_bytes = limit_bytes
+
+    def extra(self) -> dict[str, Any]:
+        return {"limitBytes": self.limit_bytes}
 
 
 class ValidationFailed(AppError):

@@ -56,6 +56,17 @@ class Settings:
     """At most this many blocking calls (database sessions) run at once in the web app, each on a worker thread."""
     malloc_trim_interval_seconds: float = 10.0
     """How often the web app and workers hand freed heap memory back to the OS (``malloc_trim``); 0 turns it off."""
+    csv_import_max_bytes: int = 10 << 20
+    """The largest campaign CSV a request may upload (bytes); a larger one is refused with 413."""
+    csv_import_max_rows: int = 50_000
+    """The most rows a campaign CSV may hold; more are refused with 422."""
+    registry_upload_max_bytes: int = 512 << 20
+    """The largest Do-Not-Call registry file a request may upload (bytes); larger files go through the CLI."""
+    imports_per_organization: int = 1
+    """Uploads (campaign CSVs, registry files) an organization may have running at once in one web process; one
+    more is refused with 429 and Retry-After."""
+    import_threads: int = 1
+    """Threads of the web process that parse and store uploads, apart from those serving requests and webhooks."""
     previous_secret_keys: tuple[str, ...] = field(default=(), repr=False)
     """Keys ``SECRET_KEY`` replaced (``SECRET_KEY_PREVIOUS``, comma-separated): still accepted for decryption."""
 
@@ -188,6 +199,11 @@ def load_settings(env: Mapping[str, str] | None = None, *, workdir: Path | None 
         freeze_gc_after_start=_bool(env, "FREEZE_GC_AFTER_START", True),
         blocking_threads=_int(env, "BLOCKING_THREADS", 2),
         malloc_trim_interval_seconds=_float(env, "MALLOC_TRIM_INTERVAL_SECONDS", 10.0),
+        csv_import_max_bytes=_int(env, "CSV_IMPORT_MAX_BYTES", 10 << 20),
+        csv_import_max_rows=_int(env, "CSV_IMPORT_MAX_ROWS", 50_000),
+        registry_upload_max_bytes=_int(env, "REGISTRY_UPLOAD_MAX_BYTES", 512 << 20),
+        imports_per_organization=_int(env, "IMPORTS_PER_ORGANIZATION", 1),
+        import_threads=_int(env, "IMPORT_THREADS", 1),
         previous_secret_keys=tuple(
             k.strip() for k in (_optional(env, "SECRET_KEY_PREVIOUS") or "").split(",") if k.strip()
         ),

@@ -3,7 +3,8 @@
 ``POST /api/v1/campaigns`` takes either JSON (``CampaignIn``: the settings and a ``leadFilter``) or
 ``multipart/form-data`` with a ``file`` part (the CSV, see ``telephony.campaigns.csv_import``) and a ``campaign``
 part holding the settings as JSON. A CSV with any bad row is refused whole (422), each error naming its row as
-``file.row.<n>.<column>``.
+``file.row.<n>.<column>``; a file over ``CSV_IMPORT_MAX_BYTES`` is refused with 413, over ``CSV_IMPORT_MAX_ROWS``
+rows with 422, and an upload while the organization has ``IMPORTS_PER_ORGANIZATION`` running with 429.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any
+from typing import IO, Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query, Request
@@ -19,7 +20,6 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 from sqlmodel import col
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
 
 from seiketsu.auth.deps import Principal, get_container, require, scoped_session
 from seiketsu.auth.rbac import Permission
@@ -29,6 +29,7 @@ from seiketsu.pagination import DEFAULT_LIMIT, MAX_LIMIT, datetime_field, pagina
 from seiketsu.schemas import Page
 from seiketsu.tenancy.models import Organization
 from seiketsu.tenancy.scoping import tenant_session
+from seiketsu.uploads import receive_upload
 from telephony.campaigns import service
 from telephony.campaigns.csv_import import CsvLead, CsvRejected, parse_leads_csv
 from telephony.campaigns.models import Campaign, CampaignLead, CampaignLeadStatus, CampaignStatus
@@ -46,7 +47,6 @@ from telephony.outbound_runtime import outbound_runtime
 
 router = APIRouter(prefix="/api/v1/campaigns", tags=["campaigns"])
 
-MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 SORT_FIELDS = {f.name: f for f in (datetime_field("createdAt", Campaign.created_at),)}
 LEAD_SORT_FIELDS = {f.name: f for f in (text_field("phone", CampaignLead.phone),)}
 
@@ -63,25 +63,40 @@ def _rejected(error: CsvRejected) -> ValidationFailed:
     return ValidationFailed(errors, detail=f"{error.total} error(s) in the file{shown}; nothing was imported")
 
 
-async def _from_multipart(request: Request) -> tuple[CampaignSettingsIn, list[CsvLead]]:
-    async with request.form(max_files=1, max_fields=5) as form:
-        upload, raw = form.get("file"), form.get("campaign")
-        if not isinstance(upload, UploadFile):
-            raise ValidationFailed([FieldError("form.file", "a CSV file is required")])
-        data = await upload.read(MAX_UPLOAD_BYTES + 1)
-    if len(data) > MAX_UPLOAD_BYTES:
-        raise ValidationFailed([FieldError("form.file", f"larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB")])
-    if not isinstance(raw, str):
+def _campaign_settings(raw: str | None) -> CampaignSettingsIn:
+    if raw is None:
         raise ValidationFailed([FieldError("form.campaign", "the campaign's settings, as JSON, are required")])
     try:
-        settings = CampaignSettingsIn.model_validate_json(raw)
+        return CampaignSettingsIn.model_validate_json(raw)
     except ValidationError as exc:
         raise _invalid(exc, "form.campaign") from exc
+
+
+async def _create_from_upload(request: Request, principal: Principal, container: Container) -> CampaignOut:
+    """Admitted as one of the organization's imports before the body is read; the file streamed to disk, then
+    parsed and stored on the imports' own thread (see ``seiketsu.bulk_imports``)."""
+    imports = container.imports
+    with imports.admit(principal.organization_id):
+        async with receive_upload(
+            request,
+            imports,
+            file_field="file",
+            fields=("campaign",),
+            max_bytes=container.settings.csv_import_max_bytes,
+            limit_name="CSV_IMPORT_MAX_BYTES",
+        ) as upload:
+            settings = _campaign_settings(upload.fields.get("campaign"))
+            return await imports.work.run(_create_from_csv, container, principal, settings, upload.file)
+
+
+def _create_from_csv(
+    container: Container, principal: Principal, settings: CampaignSettingsIn, file: IO[bytes]
+) -> CampaignOut:
     try:
-        rows = await run_in_threadpool(parse_leads_csv, data)
+        rows = parse_leads_csv(file, max_rows=container.settings.csv_import_max_rows)
     except CsvRejected as exc:
         raise _rejected(exc) from exc
-    return settings, rows
+    return _create(container, principal, settings, rows)
 
 
 async def _from_json(request: Request) -> tuple[CampaignSettingsIn, service.LeadFilter]:
@@ -113,11 +128,9 @@ async def create_campaign(
     container: Container = Depends(get_container),
 ) -> CampaignOut:
     """A draft campaign, from JSON (settings and ``leadFilter``) or a multipart CSV upload (``file``, ``campaign``)."""
-    leads: service.LeadFilter | list[CsvLead]
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
-        settings, leads = await _from_multipart(request)
-    else:
-        settings, leads = await _from_json(request)
+        return await _create_from_upload(request, principal, container)
+    settings, leads = await _from_json(request)
     return await run_in_threadpool(_create, container, principal, settings, leads)
 
 
@@ -278,9 +291,7 @@ def list_campaign_leads(
     return Page(items=items, next_cursor=next_cursor)
 
 
-def _transition(
-    session: Session, container: Container, campaign_id: uuid.UUID, action: str
-) -> CampaignOut:
+def _transition(session: Session, container: Container, campaign_id: uuid.UUID, action: str) -> CampaignOut:
     campaign = _get(session, campaign_id, lock=True)
     now = outbound_runtime(container).clock.now()
     if action == "start":
