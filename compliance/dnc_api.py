@@ -176,7 +176,7 @@ async def upload_registry_file(
     container: Container = Depends(get_container),
 ) -> RegistryImportOut:
     """Store the file and queue its import; the answer is the queued import record. The file is streamed to disk
-    (at most ``REGISTRY_UPLOAD_MAX_BYTES``, else 413) and stored on the imports' own thread."""
+    (at most ``REGISTRY_UPLOAD_MAX_BYTES``, else 413) and stored in the database on the imports' file lane."""
     imports = container.imports
     with imports.admit(principal.organization_id):
         async with receive_upload(
@@ -188,7 +188,7 @@ async def upload_registry_file(
             limit_name="REGISTRY_UPLOAD_MAX_BYTES",
         ) as upload:
             form = _upload_form(upload.fields)
-            return await imports.work.run(_store, container, principal, form, upload.filename, upload.file)
+            return await imports.files.run(_store, container, principal, form, upload.filename, upload.file)
 
 
 def _store(

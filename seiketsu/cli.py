@@ -220,6 +220,7 @@ BENCHMARKS = {
     "campaign": "telephony.campaigns.bench",
     "compliance": "compliance.bench",
     "crm": "crm_adapters.bench",
+    "uploads": "telephony.campaigns.bench_uploads",
     "webhooks": "webhooks.bench",
 }
 """Each benchmark module exposes a click command named ``command``; its options are its own."""

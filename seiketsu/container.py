@@ -76,6 +76,7 @@ def build_container(
     dispatcher: Dispatcher = RQDispatcher(redis) if redis is not None else InProcessDispatcher()
     jobs = JobQueue(registry=JobRegistry(), dispatcher=dispatcher)
     metrics = Metrics()
+    imports = BulkImports(settings)
     return Container(
         settings=settings,
         engine=engine,
@@ -88,5 +89,6 @@ def build_container(
         metrics=metrics,
         runner_config=runner_config or RunnerConfig(backoff_base=settings.job_backoff_base_seconds),
         heap=HeapTrimmer.for_this_process(settings.malloc_trim_interval_seconds, observe=metrics.malloc_trim.observe),
-        imports=BulkImports.from_settings(settings),
+        imports=imports,
+        closers=[imports.close],
     )

@@ -101,6 +101,10 @@ class ValidationFailed(AppError):
     def extra(self) -> dict[str, Any]:
         return {"errors": [{"field": e.field, "message": e.message} for e in self.errors]}
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Raised in an import process and raised again in the web process (see seiketsu.bulk_imports).
+        return (type(self), (self.errors, self.detail))
+
 
 class RateLimited(AppError):
     status = 429

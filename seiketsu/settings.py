@@ -65,14 +65,20 @@ class Settings:
     imports_per_organization: int = 1
     """Uploads (campaign CSVs, registry files) an organization may have running at once in one web process; one
     more is refused with 429 and Retry-After."""
-    import_threads: int = 1
-    """Threads of the web process that parse and store uploads, apart from those serving requests and webhooks."""
+    import_processes: int = 1
+    """Processes that parse and store uploaded campaign CSVs for the web process, where they take no GIL from it;
+    0 runs them on one thread of the web process instead (required with an in-memory SQLite database)."""
     previous_secret_keys: tuple[str, ...] = field(default=(), repr=False)
     """Keys ``SECRET_KEY`` replaced (``SECRET_KEY_PREVIOUS``, comma-separated): still accepted for decryption."""
 
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def is_memory_database(self) -> bool:
+        """An in-memory SQLite database: one process's alone."""
+        return self.database_url in ("sqlite://", "sqlite:///:memory:")
 
 
 def _optional(env: Mapping[str, str], name: str) -> str | None:
@@ -203,7 +209,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, workdir: Path | None 
         csv_import_max_rows=_int(env, "CSV_IMPORT_MAX_ROWS", 50_000),
         registry_upload_max_bytes=_int(env, "REGISTRY_UPLOAD_MAX_BYTES", 512 << 20),
         imports_per_organization=_int(env, "IMPORTS_PER_ORGANIZATION", 1),
-        import_threads=_int(env, "IMPORT_THREADS", 1),
+        import_processes=_int(env, "IMPORT_PROCESSES", 1, minimum=0),
         previous_secret_keys=tuple(
             k.strip() for k in (_optional(env, "SECRET_KEY_PREVIOUS") or "").split(",") if k.strip()
         ),

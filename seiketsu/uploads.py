@@ -31,6 +31,8 @@ _FORM_OVERHEAD = 16 << 10
 class Upload:
     file: IO[bytes]
     """The file part's bytes, positioned at the start."""
+    path: str
+    """Where the file is on disk, for another process to open while the block runs."""
     filename: str
     fields: dict[str, str] = field(default_factory=dict)
 
@@ -129,7 +131,7 @@ async def receive_upload(
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > ceiling:
         raise form.too_large()
-    spool: IO[bytes] = await imports.files.run(tempfile.TemporaryFile)
+    spool: IO[bytes] = await imports.files.run(tempfile.NamedTemporaryFile)
     try:
         parser = MultipartParser(boundary, form.callbacks())  # type: ignore[arg-type]
         received = 0
@@ -150,6 +152,6 @@ async def receive_upload(
         await imports.files.run(spool.write, bytes(form.pending))
         form.pending.clear()
         await imports.files.run(spool.seek, 0)
-        yield Upload(file=spool, filename=form.filename, fields=form.fields)
+        yield Upload(file=spool, path=spool.name, filename=form.filename, fields=form.fields)
     finally:
         await imports.files.run(spool.close)

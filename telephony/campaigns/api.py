@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import timedelta
-from typing import IO, Any
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import partial
+from typing import Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query, Request
@@ -74,7 +76,7 @@ def _campaign_settings(raw: str | None) -> CampaignSettingsIn:
 
 async def _create_from_upload(request: Request, principal: Principal, container: Container) -> CampaignOut:
     """Admitted as one of the organization's imports before the body is read; the file streamed to disk, then
-    parsed and stored on the imports' own thread (see ``seiketsu.bulk_imports``)."""
+    parsed and stored in an import process (see ``seiketsu.bulk_imports``)."""
     imports = container.imports
     with imports.admit(principal.organization_id):
         async with receive_upload(
@@ -85,18 +87,46 @@ async def _create_from_upload(request: Request, principal: Principal, container:
             max_bytes=container.settings.csv_import_max_bytes,
             limit_name="CSV_IMPORT_MAX_BYTES",
         ) as upload:
-            settings = _campaign_settings(upload.fields.get("campaign"))
-            return await imports.work.run(_create_from_csv, container, principal, settings, upload.file)
+            task = _CsvImport(
+                organization_id=principal.organization_id,
+                created_by=_created_by(principal),
+                settings=_campaign_settings(upload.fields.get("campaign")),
+                path=upload.path,
+                max_rows=container.settings.csv_import_max_rows,
+                now=outbound_runtime(container).clock.now(),
+            )
+            return await imports.run(container, _create_from_csv, task)
 
 
-def _create_from_csv(
-    container: Container, principal: Principal, settings: CampaignSettingsIn, file: IO[bytes]
-) -> CampaignOut:
-    try:
-        rows = parse_leads_csv(file, max_rows=container.settings.csv_import_max_rows)
-    except CsvRejected as exc:
-        raise _rejected(exc) from exc
-    return _create(container, principal, settings, rows)
+@dataclass(frozen=True, slots=True)
+class _CsvImport:
+    organization_id: uuid.UUID
+    created_by: str
+    settings: CampaignSettingsIn
+    path: str
+    max_rows: int
+    now: datetime
+
+
+def _create_from_csv(container: Container, task: _CsvImport) -> CampaignOut:
+    """Run in an import process, with that process's container."""
+    with open(task.path, "rb") as file:
+        try:
+            rows = parse_leads_csv(file, max_rows=task.max_rows)
+        except CsvRejected as exc:
+            raise _rejected(exc) from exc
+    return _create(
+        container,
+        organization_id=task.organization_id,
+        created_by=task.created_by,
+        given=task.settings,
+        leads=rows,
+        now=task.now,
+    )
+
+
+def _created_by(principal: Principal) -> str:
+    return f"user:{principal.user_id}" if principal.user_id else f"api_key:{principal.api_key_id}"
 
 
 async def _from_json(request: Request) -> tuple[CampaignSettingsIn, service.LeadFilter]:
@@ -131,18 +161,31 @@ async def create_campaign(
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
         return await _create_from_upload(request, principal, container)
     settings, leads = await _from_json(request)
-    return await run_in_threadpool(_create, container, principal, settings, leads)
+    return await run_in_threadpool(
+        partial(
+            _create,
+            container,
+            organization_id=principal.organization_id,
+            created_by=_created_by(principal),
+            given=settings,
+            leads=leads,
+            now=outbound_runtime(container).clock.now(),
+        )
+    )
 
 
 def _create(
     container: Container,
-    principal: Principal,
+    *,
+    organization_id: uuid.UUID,
+    created_by: str,
     given: CampaignSettingsIn,
     leads: service.LeadFilter | Sequence[CsvLead],
+    now: datetime,
 ) -> CampaignOut:
     prefix = "body" if isinstance(leads, service.LeadFilter) else "form.campaign"
-    with tenant_session(container.sessions, principal.organization_id) as session:
-        org = session.get(Organization, principal.organization_id)
+    with tenant_session(container.sessions, organization_id) as session:
+        org = session.get(Organization, organization_id)
         assert org is not None
         settings = _settings(session, org, given, prefix=prefix)
         try:
@@ -150,8 +193,8 @@ def _create(
                 session,
                 settings=settings,
                 leads=leads,
-                created_by=f"user:{principal.user_id}" if principal.user_id else f"api_key:{principal.api_key_id}",
-                now=outbound_runtime(container).clock.now(),
+                created_by=created_by,
+                now=now,
             )
         except service.NoLeads as exc:
             field = "body.leadFilter" if isinstance(leads, service.LeadFilter) else "form.file"
