@@ -26,6 +26,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
+from functools import partial
 from typing import TYPE_CHECKING, TypeVar, TypeVarTuple
 
 from seiketsu.blocking_threads import BlockingLane
@@ -101,7 +102,8 @@ class BulkImports:
                 initializer=_start_process,
                 initargs=(self._settings,),
             )
-        return await asyncio.wrap_future(self._processes.submit(_in_process, func, *args))
+        call: Callable[[], T] = partial(_in_process, func, *args)
+        return await asyncio.wrap_future(self._processes.submit(call))
 
     def close(self) -> None:
         if self._processes is not None:

@@ -144,13 +144,16 @@ async def _voice_load(
 
 async def _upload(http: httpx.AsyncClient, key: str, body: bytes) -> tuple[int, float, str]:
     started = time.monotonic()
-    response = await http.post(
-        "/api/v1/campaigns",
-        headers={"X-API-Key": key},
-        files={"file": ("leads.csv", body, "text/csv")},
-        data={"campaign": json.dumps(CAMPAIGN)},
-        timeout=600,
-    )
+    try:
+        response = await http.post(
+            "/api/v1/campaigns",
+            headers={"X-API-Key": key},
+            files={"file": ("leads.csv", body, "text/csv")},
+            data={"campaign": json.dumps(CAMPAIGN)},
+            timeout=1800,
+        )
+    except httpx.HTTPError as exc:
+        return 0, time.monotonic() - started, f"{type(exc).__name__}: {exc}"
     detail = "" if response.status_code == 201 else response.text[:200]
     return response.status_code, time.monotonic() - started, detail
 

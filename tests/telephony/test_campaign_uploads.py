@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from seiketsu.app import create_app
+from seiketsu.bulk_imports import BulkImports
 from seiketsu.container import Container
 from seiketsu.leads.models import Lead
 from seiketsu.tenancy.models import Role
@@ -130,12 +131,17 @@ async def _until(condition: Any, what: str) -> None:
         await asyncio.sleep(0.05)
 
 
+@pytest.mark.parametrize("processes", [1, 0], ids=["import-process", "import-thread"])
 async def test_imports_run_apart_from_the_webhook_threads_and_one_at_a_time_per_organization(
-    container: Container, campaigns_locked: sa.Connection
+    container: Container, campaigns_locked: sa.Connection, processes: int
 ) -> None:
     voice_org(container)
     first, second = make_org(container, "first"), make_org(container, "second")
-    container.settings = replace(container.settings, blocking_threads=1)  # one thread serves every request
+    # One thread serves every request; imports run in an import process, or on the web process's import thread.
+    container.settings = replace(container.settings, blocking_threads=1, import_processes=processes)
+    container.imports.close()
+    container.imports = BulkImports(container.settings)
+    container.closers.append(container.imports.close)
     app = create_app(container.settings, container=container)
     async with serve(app) as port, httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
 
