@@ -177,18 +177,16 @@ async def upload_registry_file(
 ) -> RegistryImportOut:
     """Store the file and queue its import; the answer is the queued import record. The file is streamed to disk
     (at most ``REGISTRY_UPLOAD_MAX_BYTES``, else 413) and stored in the database on the imports' file lane."""
-    imports = container.imports
-    with imports.admit(principal.organization_id):
-        async with receive_upload(
-            request,
-            imports,
-            file_field="file",
-            fields=("list", "asOf", "kind", "areaCodes"),
-            max_bytes=container.settings.registry_upload_max_bytes,
-            limit_name="REGISTRY_UPLOAD_MAX_BYTES",
-        ) as upload:
-            form = _upload_form(upload.fields)
-            return await imports.files.run(_store, container, principal, form, upload.filename, upload.file)
+    async with receive_upload(
+        request,
+        container.imports,
+        organization_id=principal.organization_id,
+        fields=("list", "asOf", "kind", "areaCodes"),
+        max_bytes=container.settings.registry_upload_max_bytes,
+        limit_name="REGISTRY_UPLOAD_MAX_BYTES",
+    ) as upload:
+        form = _upload_form(upload.fields)
+        return await container.imports.files.run(_store, container, principal, form, upload.filename, upload.file)
 
 
 def _store(

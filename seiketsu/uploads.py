@@ -9,6 +9,7 @@ fields, and writes the file's bytes to disk on the bulk imports' file lane, at m
 from __future__ import annotations
 
 import tempfile
+import uuid
 from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -114,14 +115,33 @@ async def receive_upload(
     request: Request,
     imports: BulkImports,
     *,
+    organization_id: uuid.UUID,
+    fields: Collection[str],
+    max_bytes: int,
+    limit_name: str,
+    file_field: str = "file",
+) -> AsyncIterator[Upload]:
+    """Admitted as one of the organization's imports while the block runs (else RateLimited, 429, before the body
+    is read): the form's file (``file_field``, at most ``max_bytes``) in a temporary file, and its text ``fields``
+    (others are skipped); the file is deleted when the block ends. Raises PayloadTooLarge (413) naming
+    ``limit_name``, or ValidationFailed (422) for a body that is not such a form."""
+    with imports.admit(organization_id):
+        async with _received(
+            request, imports, file_field=file_field, fields=fields, max_bytes=max_bytes, limit_name=limit_name
+        ) as upload:
+            yield upload
+
+
+@asynccontextmanager
+async def _received(
+    request: Request,
+    imports: BulkImports,
+    *,
     file_field: str,
     fields: Collection[str],
     max_bytes: int,
     limit_name: str,
 ) -> AsyncIterator[Upload]:
-    """The form's file (``file_field``, at most ``max_bytes``) in a temporary file, and its text ``fields`` (others
-    are skipped); the file is deleted when the block ends. Raises PayloadTooLarge (413) naming ``limit_name``, or
-    ValidationFailed (422) for a body that is not such a form."""
     content_type, params = parse_options_header(request.headers.get("content-type", ""))
     boundary = params.get(b"boundary")
     if content_type != b"multipart/form-data" or not boundary:

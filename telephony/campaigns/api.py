@@ -77,25 +77,23 @@ def _campaign_settings(raw: str | None) -> CampaignSettingsIn:
 async def _create_from_upload(request: Request, principal: Principal, container: Container) -> CampaignOut:
     """Admitted as one of the organization's imports before the body is read; the file streamed to disk, then
     parsed and stored in an import process (see ``seiketsu.bulk_imports``)."""
-    imports = container.imports
-    with imports.admit(principal.organization_id):
-        async with receive_upload(
-            request,
-            imports,
-            file_field="file",
-            fields=("campaign",),
-            max_bytes=container.settings.csv_import_max_bytes,
-            limit_name="CSV_IMPORT_MAX_BYTES",
-        ) as upload:
-            task = _CsvImport(
-                organization_id=principal.organization_id,
-                created_by=_created_by(principal),
-                settings=_campaign_settings(upload.fields.get("campaign")),
-                path=upload.path,
-                max_rows=container.settings.csv_import_max_rows,
-                now=outbound_runtime(container).clock.now(),
-            )
-            return await imports.run(container, _create_from_csv, task)
+    async with receive_upload(
+        request,
+        container.imports,
+        organization_id=principal.organization_id,
+        fields=("campaign",),
+        max_bytes=container.settings.csv_import_max_bytes,
+        limit_name="CSV_IMPORT_MAX_BYTES",
+    ) as upload:
+        task = _CsvImport(
+            organization_id=principal.organization_id,
+            created_by=_created_by(principal),
+            settings=_campaign_settings(upload.fields.get("campaign")),
+            path=upload.path,
+            max_rows=container.settings.csv_import_max_rows,
+            now=outbound_runtime(container).clock.now(),
+        )
+        return await container.imports.run(container, _create_from_csv, task)
 
 
 @dataclass(frozen=True, slots=True)

@@ -154,7 +154,8 @@ async def test_imports_run_apart_from_the_webhook_threads_and_one_at_a_time_per_
         async def upload(headers: dict[str, str], first_row: int) -> httpx.Response:
             files = {"file": ("leads.csv", _csv(300, first=first_row), "text/csv")}
             data = {"campaign": json.dumps(SETTINGS)}
-            return await http.post("/api/v1/campaigns", headers=headers, files=files, data=data)
+            # waits for as long as the test holds the lock: no read timeout of its own on a loaded machine
+            return await http.post("/api/v1/campaigns", headers=headers, files=files, data=data, timeout=None)
 
         try:
             first_agent, second_agent = await agent_of(first), await agent_of(second)
