@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -42,6 +43,8 @@ Args = TypeVarTuple("Args")
 RETRY_AFTER_SECONDS = 10.0
 """What a refused upload is told to wait: about the time a large import takes."""
 FILE_THREADS = 2
+IMPORT_NICENESS = 10
+"""An import process yields the CPU to the web process (webhooks, live calls' audio) when both want it."""
 
 _process_container: Container | None = None
 """In an import process only: its container, built once when the process starts (``_start_process``)."""
@@ -51,6 +54,7 @@ def _start_process(settings: Settings) -> None:
     global _process_container
     from seiketsu.container import build_container
 
+    os.nice(IMPORT_NICENESS)
     _process_container = build_container(settings)
 
 
