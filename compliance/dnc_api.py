@@ -8,10 +8,12 @@ and its requests stay on record. A registry upload is stored and imported by a b
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import IO
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
+from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -21,7 +23,7 @@ from compliance.imports import parse_area_codes, parse_list_name
 from compliance.internal_dnc import NotOnInternalList, internal_statuses, record_do_not_call, withdraw_do_not_call
 from compliance.models import DoNotCallRequest, DoNotCallWithdrawal, RegistryArea, RegistryImport, RegistryList
 from compliance.registry_files import ListKind
-from compliance.registry_imports import JOB_NAME, UploadTooLarge, new_import, store_upload
+from compliance.registry_imports import JOB_NAME, new_import, store_upload
 from compliance.schemas import (
     DncRequestIn,
     DncRequestOut,
@@ -37,6 +39,8 @@ from seiketsu.db import utcnow
 from seiketsu.errors import Conflict, FieldError, NotFound, ValidationFailed
 from seiketsu.pagination import DEFAULT_LIMIT, MAX_LIMIT, datetime_field, paginate, parse_sort
 from seiketsu.schemas import Page
+from seiketsu.tenancy.scoping import tenant_session
+from seiketsu.uploads import receive_upload
 
 router = APIRouter(prefix="/api/v1/dnc", tags=["compliance"])
 
@@ -104,47 +108,104 @@ def withdraw(
     return withdrawal
 
 
-@router.post("/imports", response_model=RegistryImportOut, status_code=202)
-def upload_registry_file(
-    file: UploadFile = File(description="flat file (zipped or not): one number per line, or AAA,NNNNNNN lines"),
-    list_name: str = Form(alias="list", description="national or state:XX"),
-    as_of: date = Form(alias="asOf", description="the date the registry produced this copy"),
-    kind: ListKind = Form(default=ListKind.FULL),
-    area_codes: str | None = Form(default=None, alias="areaCodes", description="comma-separated, beyond the file's"),
-    principal: Principal = Depends(require(Permission.ORGANIZATION_UPDATE)),
-    session: Session = Depends(scoped_session),
-    container: Container = Depends(get_container),
-) -> RegistryImport:
-    """Store the file and queue its import; the answer is the queued import record."""
+_UPLOAD_FORM = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file", "list", "asOf"],
+                    "properties": {
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "flat file (zipped or not): one number per line, or AAA,NNNNNNN lines",
+                        },
+                        "list": {"type": "string", "description": "national or state:XX"},
+                        "asOf": {"type": "string", "format": "date", "description": "the date of this copy"},
+                        "kind": {"type": "string", "enum": [k.value for k in ListKind], "default": "full"},
+                        "areaCodes": {"type": "string", "description": "comma-separated, beyond the file's"},
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _UploadForm:
+    list_name: str
+    kind: ListKind
+    as_of: date
+    area_codes: frozenset[str]
+
+
+def _upload_form(fields: dict[str, str]) -> _UploadForm:
     errors = []
+    name, kind, as_of, declared = "", ListKind.FULL, date.min, frozenset[str]()
     try:
-        name = parse_list_name(list_name)
+        name = parse_list_name(fields.get("list", ""))
     except ValueError as exc:
         errors.append(FieldError("body.list", str(exc)))
     try:
-        declared = parse_area_codes(area_codes)
+        kind = ListKind(fields.get("kind") or ListKind.FULL.value)
+    except ValueError:
+        errors.append(FieldError("body.kind", f"one of {', '.join(k.value for k in ListKind)}"))
+    try:
+        as_of = date.fromisoformat(fields.get("asOf", ""))
+    except ValueError:
+        errors.append(FieldError("body.asOf", "a date (YYYY-MM-DD) is required"))
+    else:
+        if as_of > utcnow().date() + timedelta(days=1):
+            errors.append(FieldError("body.asOf", "must not be in the future"))
+    try:
+        declared = parse_area_codes(fields.get("areaCodes") or None)
     except ValueError as exc:
         errors.append(FieldError("body.areaCodes", str(exc)))
-    if as_of > utcnow().date() + timedelta(days=1):
-        errors.append(FieldError("body.asOf", "must not be in the future"))
     if errors:
         raise ValidationFailed(errors)
-    record = new_import(
-        session,
-        list_name=name,
-        kind=kind,
-        as_of=as_of,
-        file_name=file.filename or "upload",
-        declared_area_codes=declared,
-        requested_by=requester_of(principal).label,
-    )
-    try:
-        store_upload(session, record, file.file)
-    except UploadTooLarge as exc:
-        raise ValidationFailed([FieldError("body.file", f"{exc}: import it with `seiketsu dnc import`")]) from exc
-    container.jobs.enqueue(session, JOB_NAME, {"import_id": str(record.id)})
-    session.commit()
-    return record
+    return _UploadForm(list_name=name, kind=kind, as_of=as_of, area_codes=declared)
+
+
+@router.post("/imports", response_model=RegistryImportOut, status_code=202, openapi_extra=_UPLOAD_FORM)
+async def upload_registry_file(
+    request: Request,
+    principal: Principal = Depends(require(Permission.ORGANIZATION_UPDATE)),
+    container: Container = Depends(get_container),
+) -> RegistryImportOut:
+    """Store the file and queue its import; the answer is the queued import record. The file is streamed to disk
+    (at most ``REGISTRY_UPLOAD_MAX_BYTES``, else 413) and stored in the database on the imports' file lane."""
+    async with receive_upload(
+        request,
+        container.imports,
+        organization_id=principal.organization_id,
+        fields=("list", "asOf", "kind", "areaCodes"),
+        max_bytes=container.settings.registry_upload_max_bytes,
+        limit_name="REGISTRY_UPLOAD_MAX_BYTES",
+    ) as upload:
+        form = _upload_form(upload.fields)
+        return await container.imports.files.run(_store, container, principal, form, upload.filename, upload.file)
+
+
+def _store(
+    container: Container, principal: Principal, form: _UploadForm, filename: str, file: IO[bytes]
+) -> RegistryImportOut:
+    with tenant_session(container.sessions, principal.organization_id) as session:
+        record = new_import(
+            session,
+            list_name=form.list_name,
+            kind=form.kind,
+            as_of=form.as_of,
+            file_name=filename or "upload",
+            declared_area_codes=form.area_codes,
+            requested_by=requester_of(principal).label,
+        )
+        store_upload(session, record, file, max_bytes=container.settings.registry_upload_max_bytes)
+        container.jobs.enqueue(session, JOB_NAME, {"import_id": str(record.id)})
+        session.commit()
+        return RegistryImportOut.model_validate(record)
 
 
 @router.get("/imports", response_model=Page[RegistryImportOut])

@@ -189,6 +189,7 @@ BENCHMARKS = {
     "compliance": "compliance.bench",
     "crm": "crm_adapters.bench",
     "resilience": "telephony.bench_resilience",
+    "uploads": "telephony.campaigns.bench_uploads",
     "webhooks": "webhooks.bench",
 }
 """Each benchmark module exposes a click command named ``command``; its options are its own."""

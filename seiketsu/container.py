@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from seiketsu.auth.passwords import Passwords
+from seiketsu.bulk_imports import BulkImports
 from seiketsu.circuit import CircuitBreaker
 from seiketsu.db import create_engine, create_session_factory
 from seiketsu.events import EventBus
@@ -51,6 +52,8 @@ class Container:
     runner_config: RunnerConfig
     heap: HeapTrimmer
     """Hands freed heap memory back to the OS while the web app or a worker runs (they start and stop it)."""
+    imports: BulkImports
+    """Uploads being imported by the web process: admitted per organization, run on threads of their own."""
     extras: dict[str, Any] = field(default_factory=dict)
     """Resources that domain packages attach when the app factory wires them (keyed by package)."""
     closers: list[Callable[[], None]] = field(default_factory=list)
@@ -85,6 +88,7 @@ def build_container(
         rate_limiter = FallbackRateLimiter(RedisRateLimiter(redis), MemoryRateLimiter(), breaker=breaker)
     jobs = JobQueue(registry=JobRegistry(), dispatcher=dispatcher)
     metrics = Metrics()
+    imports = BulkImports(settings)
     return Container(
         settings=settings,
         engine=engine,
@@ -103,4 +107,6 @@ def build_container(
             backoff_base=settings.job_backoff_base_seconds,
         ),
         heap=HeapTrimmer.for_this_process(settings.malloc_trim_interval_seconds, observe=metrics.malloc_trim.observe),
+        imports=imports,
+        closers=[imports.close],
     )

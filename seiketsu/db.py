@@ -66,11 +66,10 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
 def create_engine(settings: Settings) -> Engine:
     url = settings.database_url
     if url.startswith("sqlite"):
-        memory = url in ("sqlite://", "sqlite:///:memory:")
         engine = sa.create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": 30},
-            poolclass=StaticPool if memory else None,
+            poolclass=StaticPool if settings.is_memory_database else None,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin_immediate)

@@ -7,6 +7,7 @@ AppError
  │    └── PasswordChangeRequired  (its own problem type: set your own password first)
  ├── NotFound              404  (also for another organization's rows: their existence is never revealed)
  ├── Conflict              409
+ ├── PayloadTooLarge       413  (names the limit)
  ├── ValidationFailed      422  (names the path of each invalid field)
  ├── RateLimited           429  (carries Retry-After)
  └── ServiceUnavailable    503  (carries Retry-After: a dependency is missing or down)
@@ -92,6 +93,18 @@ class Conflict(AppError):
     title = "Conflict"
 
 
+class PayloadTooLarge(AppError):
+    status = 413
+    title = "Content Too Large"
+
+    def __init__(self, detail: str, *, limit_bytes: int) -> None:
+        super().__init__(detail)
+        self.limit_bytes = limit_bytes
+
+    def extra(self) -> dict[str, Any]:
+        return {"limitBytes": self.limit_bytes}
+
+
 class ValidationFailed(AppError):
     status = 422
     title = "Unprocessable Entity"
@@ -102,6 +115,10 @@ class ValidationFailed(AppError):
 
     def extra(self) -> dict[str, Any]:
         return {"errors": [{"field": e.field, "message": e.message} for e in self.errors]}
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Raised in an import process and raised again in the web process (see seiketsu.bulk_imports).
+        return (type(self), (self.errors, self.detail))
 
 
 class RateLimited(AppError):

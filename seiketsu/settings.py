@@ -79,12 +79,29 @@ class Settings:
     """Longest silence a caller may hear after they stop talking, whatever a speech or dialog provider does."""
     agent_fallback_by_ms: int = 2500
     """When a late provider's answer is replaced by the local fallback's, counted from the caller stopping."""
+    csv_import_max_bytes: int = 10 << 20
+    """The largest campaign CSV a request may upload (bytes); a larger one is refused with 413."""
+    csv_import_max_rows: int = 50_000
+    """The most rows a campaign CSV may hold; more are refused with 422."""
+    registry_upload_max_bytes: int = 512 << 20
+    """The largest Do-Not-Call registry file a request may upload (bytes); larger files go through the CLI."""
+    imports_per_organization: int = 1
+    """Uploads (campaign CSVs, registry files) an organization may have running at once in one web process; one
+    more is refused with 429 and Retry-After."""
+    import_processes: int = 1
+    """Processes that parse and store uploaded campaign CSVs for the web process, where they take no GIL from it;
+    0 runs them on one thread of the web process instead (required with an in-memory SQLite database)."""
     previous_secret_keys: tuple[str, ...] = field(default=(), repr=False)
     """Keys ``SECRET_KEY`` replaced (``SECRET_KEY_PREVIOUS``, comma-separated): still accepted for decryption."""
 
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def is_memory_database(self) -> bool:
+        """An in-memory SQLite database: one process's alone."""
+        return self.database_url in ("sqlite://", "sqlite:///:memory:")
 
 
 def _optional(env: Mapping[str, str], name: str) -> str | None:
@@ -262,6 +279,11 @@ def load_settings(env: Mapping[str, str] | None = None, *, workdir: Path | None 
         trusted_proxies=_networks(env, "TRUSTED_PROXIES"),
         agent_max_silence_ms=max_silence_ms,
         agent_fallback_by_ms=fallback_by_ms,
+        csv_import_max_bytes=_int(env, "CSV_IMPORT_MAX_BYTES", 10 << 20),
+        csv_import_max_rows=_int(env, "CSV_IMPORT_MAX_ROWS", 50_000),
+        registry_upload_max_bytes=_int(env, "REGISTRY_UPLOAD_MAX_BYTES", 512 << 20),
+        imports_per_organization=_int(env, "IMPORTS_PER_ORGANIZATION", 1),
+        import_processes=_int(env, "IMPORT_PROCESSES", 1, minimum=0),
         previous_secret_keys=tuple(
             k.strip() for k in (_optional(env, "SECRET_KEY_PREVIOUS") or "").split(",") if k.strip()
         ),

@@ -56,17 +56,11 @@ def active_calls(session: Session, *, now: datetime) -> int:
     return int(session.scalar(query) or 0)
 
 
-def find_or_create_lead(session: Session, phone: str, *, source: str) -> Lead:
-    lead = leads.find_by_phone(session, phone)
-    if lead is None:
-        lead = leads.create_lead(session, phone=phone, source=source)
-        session.flush()
-    return lead
-
-
-def start_inbound_call(session: Session, *, call_sid: str, caller: str, called: str) -> Call:
-    """Record a call that is ringing in, matched to (or creating) the caller's lead."""
-    lead = find_or_create_lead(session, caller, source="inbound_call")
+def start_inbound_call(session: Session, events: EventBus, *, call_sid: str, caller: str, called: str) -> Call:
+    """Record a call that is ringing in, matched to the caller's lead or creating it (``lead.created``)."""
+    lead = leads.find_by_phone(session, caller) or leads.create_lead(
+        session, events, phone=caller, source="inbound_call"
+    )
     now = utcnow()
     call = Call(
         call_sid=call_sid,

@@ -123,8 +123,7 @@ def _receive(container: Container, message_sid: str, sender: str, receiver: str,
             return
         lead = leads.find_by_phone(session, phone)
         if lead is None and outcome.intent is SmsIntent.OTHER:
-            lead = leads.create_lead(session, phone=phone, source="inbound_sms")
-            session.flush()
+            lead = leads.create_lead(session, container.events, phone=phone, source="inbound_sms")
         received = SmsMessage(
             message_sid=message_sid,
             direction=SmsDirection.INBOUND,

@@ -115,7 +115,7 @@ def _answer(container: Container, runtime: TelephonyRuntime, call_sid: str, raw_
         call = session.scalars(sa.select(Call).where(col(Call.call_sid) == call_sid)).one_or_none()
         if call is None:
             over_capacity = active_calls(session, now=utcnow()) >= org.max_concurrent_calls
-            call = start_inbound_call(session, call_sid=call_sid, caller=caller, called=called)
+            call = start_inbound_call(session, container.events, call_sid=call_sid, caller=caller, called=called)
             if over_capacity:
                 call.status = CallStatus.COMPLETED
                 call.provider_failures = ["over the organization's concurrent-call limit"]

@@ -15,7 +15,6 @@ from seiketsu.auth.rbac import Permission
 from seiketsu.container import Container
 from seiketsu.errors import NotFound
 from seiketsu.leads import service
-from seiketsu.leads.events import LEAD_CREATED, lead_payload
 from seiketsu.leads.models import Lead, LeadStatus
 from seiketsu.leads.schemas import LeadIn, LeadOut, LeadUpdate
 from seiketsu.pagination import DEFAULT_LIMIT, MAX_LIMIT, datetime_field, paginate, parse_sort, text_field
@@ -93,9 +92,7 @@ def create_lead(
     container: Container = Depends(get_container),
 ) -> Lead:
     fields = body.model_dump(exclude={"phone"}, exclude_none=True)
-    lead = service.create_lead(session, phone=body.phone, **fields)
-    session.flush()
-    container.events.publish(session, LEAD_CREATED, lead_payload(lead))
+    lead = service.create_lead(session, container.events, phone=body.phone, **fields)
     session.commit()
     return lead
 

@@ -1,4 +1,4 @@
-"""Lead writes shared by the API, calls and inbound webhooks."""
+"""Lead writes shared by the API, calls, texts and inbound webhooks."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from sqlmodel import col
 
 from seiketsu.db import utcnow
 from seiketsu.errors import Conflict, FieldError, ValidationFailed
+from seiketsu.events import EventBus
+from seiketsu.leads.events import LEAD_CREATED, lead_payload
 from seiketsu.leads.models import Lead
 
 
@@ -17,12 +19,15 @@ def find_by_phone(session: Session, phone: str) -> Lead | None:
     return session.scalars(sa.select(Lead).where(col(Lead.phone) == phone)).one_or_none()
 
 
-def create_lead(session: Session, *, phone: str, **fields: Any) -> Lead:
-    """Add a lead to the session's organization; a phone already on file is a Conflict."""
+def create_lead(session: Session, events: EventBus, *, phone: str, **fields: Any) -> Lead:
+    """Add a lead to the session's organization and publish ``lead.created`` in the same transaction (the caller
+    commits); a phone already on file is a Conflict."""
     if find_by_phone(session, phone) is not None:
         raise Conflict("a lead with this phone number exists")
     lead = Lead(phone=phone, **{k: v for k, v in fields.items() if v is not None})
     session.add(lead)
+    session.flush()
+    events.publish(session, LEAD_CREATED, lead_payload(lead))
     return lead
 
 

@@ -3,14 +3,17 @@
 ``POST /api/v1/campaigns`` takes either JSON (``CampaignIn``: the settings and a ``leadFilter``) or
 ``multipart/form-data`` with a ``file`` part (the CSV, see ``telephony.campaigns.csv_import``) and a ``campaign``
 part holding the settings as JSON. A CSV with any bad row is refused whole (422), each error naming its row as
-``file.row.<n>.<column>``.
+``file.row.<n>.<column>``; a file over ``CSV_IMPORT_MAX_BYTES`` is refused with 413, over ``CSV_IMPORT_MAX_ROWS``
+rows with 422, and an upload while the organization has ``IMPORTS_PER_ORGANIZATION`` running with 429.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,7 +22,6 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 from sqlmodel import col
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
 
 from seiketsu.auth.deps import Principal, get_container, require, scoped_session
 from seiketsu.auth.rbac import Permission
@@ -29,6 +31,7 @@ from seiketsu.pagination import DEFAULT_LIMIT, MAX_LIMIT, datetime_field, pagina
 from seiketsu.schemas import Page
 from seiketsu.tenancy.models import Organization
 from seiketsu.tenancy.scoping import tenant_session
+from seiketsu.uploads import receive_upload
 from telephony.campaigns import service
 from telephony.campaigns.csv_import import CsvLead, CsvRejected, parse_leads_csv
 from telephony.campaigns.models import Campaign, CampaignLead, CampaignLeadStatus, CampaignStatus
@@ -46,7 +49,6 @@ from telephony.outbound_runtime import outbound_runtime
 
 router = APIRouter(prefix="/api/v1/campaigns", tags=["campaigns"])
 
-MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 SORT_FIELDS = {f.name: f for f in (datetime_field("createdAt", Campaign.created_at),)}
 LEAD_SORT_FIELDS = {f.name: f for f in (text_field("phone", CampaignLead.phone),)}
 
@@ -63,25 +65,66 @@ def _rejected(error: CsvRejected) -> ValidationFailed:
     return ValidationFailed(errors, detail=f"{error.total} error(s) in the file{shown}; nothing was imported")
 
 
-async def _from_multipart(request: Request) -> tuple[CampaignSettingsIn, list[CsvLead]]:
-    async with request.form(max_files=1, max_fields=5) as form:
-        upload, raw = form.get("file"), form.get("campaign")
-        if not isinstance(upload, UploadFile):
-            raise ValidationFailed([FieldError("form.file", "a CSV file is required")])
-        data = await upload.read(MAX_UPLOAD_BYTES + 1)
-    if len(data) > MAX_UPLOAD_BYTES:
-        raise ValidationFailed([FieldError("form.file", f"larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB")])
-    if not isinstance(raw, str):
+def _campaign_settings(raw: str | None) -> CampaignSettingsIn:
+    if raw is None:
         raise ValidationFailed([FieldError("form.campaign", "the campaign's settings, as JSON, are required")])
     try:
-        settings = CampaignSettingsIn.model_validate_json(raw)
+        return CampaignSettingsIn.model_validate_json(raw)
     except ValidationError as exc:
         raise _invalid(exc, "form.campaign") from exc
-    try:
-        rows = await run_in_threadpool(parse_leads_csv, data)
-    except CsvRejected as exc:
-        raise _rejected(exc) from exc
-    return settings, rows
+
+
+async def _create_from_upload(request: Request, principal: Principal, container: Container) -> CampaignOut:
+    """Admitted as one of the organization's imports before the body is read; the file streamed to disk, then
+    parsed and stored in an import process (see ``seiketsu.bulk_imports``)."""
+    async with receive_upload(
+        request,
+        container.imports,
+        organization_id=principal.organization_id,
+        fields=("campaign",),
+        max_bytes=container.settings.csv_import_max_bytes,
+        limit_name="CSV_IMPORT_MAX_BYTES",
+    ) as upload:
+        task = _CsvImport(
+            organization_id=principal.organization_id,
+            created_by=_created_by(principal),
+            settings=_campaign_settings(upload.fields.get("campaign")),
+            path=upload.path,
+            max_rows=container.settings.csv_import_max_rows,
+            now=outbound_runtime(container).clock.now(),
+        )
+        return await container.imports.run(container, _create_from_csv, task)
+
+
+@dataclass(frozen=True, slots=True)
+class _CsvImport:
+    organization_id: uuid.UUID
+    created_by: str
+    settings: CampaignSettingsIn
+    path: str
+    max_rows: int
+    now: datetime
+
+
+def _create_from_csv(container: Container, task: _CsvImport) -> CampaignOut:
+    """Run in an import process, with that process's container."""
+    with open(task.path, "rb") as file:
+        try:
+            rows = parse_leads_csv(file, max_rows=task.max_rows)
+        except CsvRejected as exc:
+            raise _rejected(exc) from exc
+    return _create(
+        container,
+        organization_id=task.organization_id,
+        created_by=task.created_by,
+        given=task.settings,
+        leads=rows,
+        now=task.now,
+    )
+
+
+def _created_by(principal: Principal) -> str:
+    return f"user:{principal.user_id}" if principal.user_id else f"api_key:{principal.api_key_id}"
 
 
 async def _from_json(request: Request) -> tuple[CampaignSettingsIn, service.LeadFilter]:
@@ -113,23 +156,34 @@ async def create_campaign(
     container: Container = Depends(get_container),
 ) -> CampaignOut:
     """A draft campaign, from JSON (settings and ``leadFilter``) or a multipart CSV upload (``file``, ``campaign``)."""
-    leads: service.LeadFilter | list[CsvLead]
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
-        settings, leads = await _from_multipart(request)
-    else:
-        settings, leads = await _from_json(request)
-    return await run_in_threadpool(_create, container, principal, settings, leads)
+        return await _create_from_upload(request, principal, container)
+    settings, leads = await _from_json(request)
+    return await run_in_threadpool(
+        partial(
+            _create,
+            container,
+            organization_id=principal.organization_id,
+            created_by=_created_by(principal),
+            given=settings,
+            leads=leads,
+            now=outbound_runtime(container).clock.now(),
+        )
+    )
 
 
 def _create(
     container: Container,
-    principal: Principal,
+    *,
+    organization_id: uuid.UUID,
+    created_by: str,
     given: CampaignSettingsIn,
     leads: service.LeadFilter | Sequence[CsvLead],
+    now: datetime,
 ) -> CampaignOut:
     prefix = "body" if isinstance(leads, service.LeadFilter) else "form.campaign"
-    with tenant_session(container.sessions, principal.organization_id) as session:
-        org = session.get(Organization, principal.organization_id)
+    with tenant_session(container.sessions, organization_id) as session:
+        org = session.get(Organization, organization_id)
         assert org is not None
         settings = _settings(session, org, given, prefix=prefix)
         try:
@@ -137,8 +191,8 @@ def _create(
                 session,
                 settings=settings,
                 leads=leads,
-                created_by=f"user:{principal.user_id}" if principal.user_id else f"api_key:{principal.api_key_id}",
-                now=outbound_runtime(container).clock.now(),
+                created_by=created_by,
+                now=now,
             )
         except service.NoLeads as exc:
             field = "body.leadFilter" if isinstance(leads, service.LeadFilter) else "form.file"
@@ -278,9 +332,7 @@ def list_campaign_leads(
     return Page(items=items, next_cursor=next_cursor)
 
 
-def _transition(
-    session: Session, container: Container, campaign_id: uuid.UUID, action: str
-) -> CampaignOut:
+def _transition(session: Session, container: Container, campaign_id: uuid.UUID, action: str) -> CampaignOut:
     campaign = _get(session, campaign_id, lock=True)
     now = outbound_runtime(container).clock.now()
     if action in ("start", "resume"):

@@ -1,4 +1,4 @@
-"""Reading a campaign's leads from an uploaded CSV file, row by row. Pure.
+"""Reading a campaign's leads from an uploaded CSV file, row by row, as a stream. Pure.
 
 The first row names the columns (any case; spaces, dashes and underscores ignored; unknown columns are ignored):
 ``phone`` (required; also "phone number", "mobile", "cell"), ``first name``, ``last name``, ``email``, ``street``
@@ -14,6 +14,7 @@ import csv
 import io
 import re
 from dataclasses import dataclass
+from typing import IO
 
 from email_validator import EmailNotValidError, validate_email
 
@@ -78,14 +79,13 @@ class CsvRejected(ValueError):
         self.total = total
 
 
-def parse_leads_csv(data: bytes, *, max_rows: int = MAX_ROWS) -> list[CsvLead]:
-    """Every lead of the file, or CsvRejected naming every problem."""
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise CsvRejected([RowError(0, "file", "not UTF-8 text")], total=1) from exc
-    reader = csv.reader(io.StringIO(text, newline=""))
+def parse_leads_csv(source: IO[bytes], *, max_rows: int = MAX_ROWS) -> list[CsvLead]:
+    """Every lead of the file, read line by line, or CsvRejected naming every problem (the first
+    ``MAX_REPORTED_ERRORS`` of them, and how many there are)."""
+    text = io.TextIOWrapper(source, encoding="utf-8-sig", newline="")
+    reader = csv.reader(text)
     errors: list[RowError] = []
+    total = 0
     try:
         header = next(reader, None)
         if header is None:
@@ -98,19 +98,24 @@ def parse_leads_csv(data: bytes, *, max_rows: int = MAX_ROWS) -> list[CsvLead]:
         for row_number, cells in enumerate(reader, start=2):
             if not any(cell.strip() for cell in cells):
                 continue
-            if len(leads) + len(errors) >= max_rows:
-                raise CsvRejected([RowError(row_number, "file", f"more than {max_rows} rows")], total=1)
-            values = {
-                column: cell.strip() for column, cell in zip(columns, cells, strict=False) if column is not None
-            }
+            if len(leads) + total >= max_rows:
+                message = f"more than {max_rows:,} rows, the limit of a file"
+                raise CsvRejected([RowError(row_number, "file", message)], total=1)
+            values = {column: cell.strip() for column, cell in zip(columns, cells, strict=False) if column is not None}
             lead, problems = _row(row_number, values, first_row_of)
-            errors.extend(problems)
+            total += len(problems)
+            errors.extend(problems[: MAX_REPORTED_ERRORS - len(errors)])
             if lead is not None:
                 leads.append(lead)
     except csv.Error as exc:
+        total += 1
         errors.append(RowError(reader.line_num, "file", f"malformed CSV: {exc}"))
+    except UnicodeDecodeError as exc:
+        raise CsvRejected([RowError(reader.line_num + 1, "file", "not UTF-8 text")], total=1) from exc
+    finally:
+        text.detach()  # the caller's file stays open
     if errors:
-        raise CsvRejected(errors[:MAX_REPORTED_ERRORS], total=len(errors))
+        raise CsvRejected(errors[:MAX_REPORTED_ERRORS], total=total)
     if not leads:
         raise CsvRejected([RowError(2, "file", "no rows after the header")], total=1)
     return leads

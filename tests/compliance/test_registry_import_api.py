@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -98,6 +99,19 @@ def test_bad_upload_fields_are_refused(
     response = client.post("/api/v1/dnc/imports", headers=headers, data=data, files={"file": ("x.txt", FULL)})
     assert response.status_code == 422
     assert [e["field"] for e in response.json()["errors"]] == [field]
+
+
+def test_a_file_over_the_upload_limit_is_refused_with_413_naming_it(
+    client: TestClient, container: Container, headers: dict[str, str]
+) -> None:
+    container.settings = replace(container.settings, registry_upload_max_bytes=1_000)
+    data = {"list": "national", "asOf": "2025-06-05"}
+    big = b"2125550134\n" * 200
+    response = client.post("/api/v1/dnc/imports", headers=headers, data=data, files={"file": ("big.txt", big)})
+    assert response.status_code == 413
+    assert response.json()["limitBytes"] == 1_000 and "REGISTRY_UPLOAD_MAX_BYTES" in response.json()["detail"]
+    assert client.get("/api/v1/dnc/imports", headers=headers).json()["items"] == []
+    _upload(client, headers, FULL, "small.txt")
 
 
 def test_the_cli_imports_files_and_reports_counts_and_rejected_lines(

@@ -44,7 +44,7 @@ def test_a_finished_call_puts_contact_call_and_follow_up_into_hubspot_exactly_on
         duration_ms=185_000,
     )
     with tenant_session(container.sessions, org.id) as session:
-        call = start_inbound_call(session, call_sid="CA" + "1" * 32, caller=CALLER, called=BROKERAGE)
+        call = start_inbound_call(session, container.events, call_sid="CA" + "1" * 32, caller=CALLER, called=BROKERAGE)
         apply_status(call, CallStatus.IN_PROGRESS, duration=None, now=utcnow())
         assert record_result(session, container.events, call=call, result=result)
         session.commit()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
 
 from telephony.campaigns.csv_import import CsvLead, CsvRejected, parse_leads_csv
@@ -14,7 +16,7 @@ def test_rows_are_read_with_normalised_phones_and_flexible_headers() -> None:
         "\r\n"
         "Sam,,212.555.0143,,,,\r\n"
     ).encode()
-    assert parse_leads_csv(data) == [
+    assert parse_leads_csv(io.BytesIO(data)) == [
         CsvLead(row=2, phone="+12125550142", first_name="Dana", last_name="Reyes", email="dana@example.com",
                 state="NY", postal_code="10001"),
         CsvLead(row=4, phone="+12125550143", first_name="Sam"),
@@ -31,7 +33,7 @@ def test_every_bad_row_is_reported_with_its_row_number() -> None:
         b"212-555-0144,Lee,lee@,Texas,1234\n"
     )
     with pytest.raises(CsvRejected) as rejected:
-        parse_leads_csv(data)
+        parse_leads_csv(io.BytesIO(data))
     found = [(e.row, e.column, e.message) for e in rejected.value.errors]
     assert found == [
         (3, "phone", "not a valid phone number: 'not a number'"),
@@ -51,12 +53,12 @@ def test_every_bad_row_is_reported_with_its_row_number() -> None:
 )  # fmt: skip
 def test_files_without_leads_are_refused(data: bytes, message: str) -> None:
     with pytest.raises(CsvRejected) as rejected:
-        parse_leads_csv(data)
+        parse_leads_csv(io.BytesIO(data))
     assert rejected.value.errors[0].message == message
 
 
 def test_too_many_rows_are_refused() -> None:
     data = ("phone\n" + "".join(f"212555{n:04d}\n" for n in range(11))).encode()
     with pytest.raises(CsvRejected) as rejected:
-        parse_leads_csv(data, max_rows=10)
+        parse_leads_csv(io.BytesIO(data), max_rows=10)
     assert rejected.value.errors[0].row == 12

@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from fastapi.testclient import TestClient
 from sqlmodel import col
 
 from agent.interfaces import Qualification
@@ -13,12 +14,16 @@ from agent.records import CallResult, TranscriptEntry
 from seiketsu.container import Container
 from seiketsu.db import utcnow
 from seiketsu.jobs.models import Job
-from seiketsu.leads.models import Appointment
+from seiketsu.leads.models import Appointment, Lead
 from seiketsu.tenancy.scoping import system_session, tenant_session
 from telephony.call_actions import CallContext, TwilioCallActions
 from telephony.calls import apply_status, record_result, start_inbound_call
 from telephony.models import CallStatus
-from tests.factories import make_org
+from tests.factories import login, make_org
+from tests.telephony.conftest import CALLER as NEW_CALLER
+from tests.telephony.conftest import twilio_post, voice_org, voice_params
+from tests.telephony.outbound_support import run_jobs
+from tests.webhooks.support import lead_created_endpoint, lead_created_events
 
 BROKERAGE = "+15125550100"
 CALLER = "+15125557777"
@@ -46,18 +51,30 @@ def _qualified() -> CallResult:
     )
 
 
+def test_a_call_from_a_new_number_delivers_lead_created_once(client: TestClient, container: Container) -> None:
+    org = voice_org(container)
+    with lead_created_endpoint(client, login(client, org)) as (fake, secret):
+        assert twilio_post(client, "/twilio/voice", voice_params("CA" + "5" * 32)).status_code == 200
+        assert twilio_post(client, "/twilio/voice", voice_params("CA" + "6" * 32)).status_code == 200
+        run_jobs(container)
+    with system_session(container.sessions) as session:
+        lead = session.scalars(sa.select(Lead).where(col(Lead.phone) == NEW_CALLER)).one()
+    [event] = lead_created_events(fake, secret)  # the second call is the same caller's: their lead exists
+    assert event["leadId"] == str(lead.id) and event["phone"] == NEW_CALLER and event["source"] == "inbound_call"
+
+
 def test_a_qualifying_call_publishes_lead_qualified_once(container: Container) -> None:
     org = make_org(container, "acme", numbers=(BROKERAGE,))
     listener = _listen(container, "lead.qualified")
     with tenant_session(container.sessions, org.id) as session:
-        call = start_inbound_call(session, call_sid="CA" + "2" * 32, caller=CALLER, called=BROKERAGE)
+        call = start_inbound_call(session, container.events, call_sid="CA" + "2" * 32, caller=CALLER, called=BROKERAGE)
         apply_status(call, CallStatus.IN_PROGRESS, duration=None, now=utcnow())
         assert record_result(session, container.events, call=call, result=_qualified())
         session.commit()
         call_id, lead_id = call.id, call.lead_id
     # a second qualifying call from the same lead: already qualified, nothing new to say
     with tenant_session(container.sessions, org.id) as session:
-        again = start_inbound_call(session, call_sid="CA" + "3" * 32, caller=CALLER, called=BROKERAGE)
+        again = start_inbound_call(session, container.events, call_sid="CA" + "3" * 32, caller=CALLER, called=BROKERAGE)
         apply_status(again, CallStatus.IN_PROGRESS, duration=None, now=utcnow())
         assert record_result(session, container.events, call=again, result=_qualified())
         session.commit()
@@ -72,7 +89,7 @@ async def test_booking_an_appointment_publishes_appointment_booked(container: Co
     org = make_org(container, "acme", numbers=(BROKERAGE,))
     listener = _listen(container, "appointment.booked")
     with tenant_session(container.sessions, org.id) as session:
-        call = start_inbound_call(session, call_sid="CA" + "4" * 32, caller=CALLER, called=BROKERAGE)
+        call = start_inbound_call(session, container.events, call_sid="CA" + "4" * 32, caller=CALLER, called=BROKERAGE)
         session.commit()
         context = CallContext(
             call_id=call.id,

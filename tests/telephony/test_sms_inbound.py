@@ -32,6 +32,7 @@ from tests.telephony.outbound_support import (
     run_jobs,
     use_clock,
 )
+from tests.webhooks.support import lead_created_endpoint, lead_created_events
 
 LEAD = "+12125550142"
 SIDS = (f"SM{n:032x}" for n in itertools.count(1))
@@ -193,6 +194,20 @@ def test_anything_else_is_kept_on_the_leads_conversation_and_published(
     ]
     run_jobs(container)
     assert twilio.messages == [] and not listed(container, org)
+
+
+def test_a_text_from_a_new_number_delivers_lead_created(
+    client: TestClient, container: Container, org: OrgFixture
+) -> None:
+    with lead_created_endpoint(client, login(client, org)) as (fake, secret):
+        text(client, "Is the condo on Elm Street still available?", sender="+12125550178")
+        text(client, "STOP", sender="+12125550179")  # an opt-out from a stranger creates no lead
+        run_jobs(container)
+    with system_session(container.sessions) as session:
+        stranger = session.scalars(sa.select(Lead).where(col(Lead.phone) == "+12125550178")).one()
+    [event] = lead_created_events(fake, secret)
+    assert event["leadId"] == str(stranger.id) and event["phone"] == "+12125550178"
+    assert event["source"] == "inbound_sms"
 
 
 def test_after_stop_the_lead_can_be_neither_called_nor_texted(

@@ -136,3 +136,24 @@ def receiver() -> Iterator[tuple[Receiver, str]]:
     fake = Receiver()
     with serve_locally(fake.app()) as url:
         yield fake, url
+
+
+@contextmanager
+def lead_created_endpoint(client: TestClient, headers: dict[str, str]) -> Iterator[tuple[Receiver, str]]:
+    """A brokerage endpoint subscribed to ``lead.created`` through the API, on a local receiver that deliveries
+    may reach; yields the receiver and the endpoint's signing secret."""
+    runtime = runtime_of(client.app.state.container)  # type: ignore[attr-defined]
+    runtime.allow_private_targets = True
+    with receiver() as (fake, url):
+        created = client.post(
+            "/api/v1/webhook-endpoints", headers=headers, json={"url": f"{url}/leads", "events": ["lead.created"]}
+        )
+        assert created.status_code == 201, created.text
+        yield fake, created.json()["secret"]
+
+
+def lead_created_events(fake: Receiver, secret: str) -> list[dict[str, Any]]:
+    """The ``lead.created`` payloads the receiver got, each signature verified."""
+    events = [Webhook(secret).verify(r.body, r.headers) for r in fake.received]
+    assert all(event["type"] == "lead.created" for event in events)
+    return [event["data"] for event in events]
