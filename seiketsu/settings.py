@@ -56,6 +56,10 @@ class Settings:
     """At most this many blocking calls (database sessions) run at once in the web app, each on a worker thread."""
     malloc_trim_interval_seconds: float = 10.0
     """How often the web app and workers hand freed heap memory back to the OS (``malloc_trim``); 0 turns it off."""
+    local_stt_model: Path | None = None
+    """The local recognizer's Whisper model directory (``LOCAL_STT_MODEL``); None: the one the project installs."""
+    local_stt_workers: int = 2
+    """How many local speech decodes run at once (``LOCAL_STT_WORKERS``); the others wait their turn."""
     previous_secret_keys: tuple[str, ...] = field(default=(), repr=False)
     """Keys ``SECRET_KEY`` replaced (``SECRET_KEY_PREVIOUS``, comma-separated): still accepted for decryption."""
 
@@ -137,6 +141,23 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+LOCAL_STT_MODEL_FILES = ("model.bin", "config.json", "tokenizer.json")
+
+
+def _model_dir(env: Mapping[str, str], name: str) -> Path | None:
+    """A CTranslate2 Whisper model directory, checked for its files; None when not set."""
+    raw = _optional(env, name)
+    if raw is None:
+        return None
+    path = Path(raw).expanduser()
+    if not path.is_dir():
+        raise ConfigError(name, f"{path} is not a directory holding a Whisper model (CTranslate2 format)")
+    missing = [file for file in LOCAL_STT_MODEL_FILES if not (path / file).is_file()]
+    if missing:
+        raise ConfigError(name, f"{path} is not a complete Whisper model: missing {', '.join(missing)}")
+    return path
+
+
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raw = _optional(env, name)
     if raw is None:
@@ -188,6 +209,8 @@ def load_settings(env: Mapping[str, str] | None = None, *, workdir: Path | None 
         freeze_gc_after_start=_bool(env, "FREEZE_GC_AFTER_START", True),
         blocking_threads=_int(env, "BLOCKING_THREADS", 2),
         malloc_trim_interval_seconds=_float(env, "MALLOC_TRIM_INTERVAL_SECONDS", 10.0),
+        local_stt_model=_model_dir(env, "LOCAL_STT_MODEL"),
+        local_stt_workers=_int(env, "LOCAL_STT_WORKERS", 2),
         previous_secret_keys=tuple(
             k.strip() for k in (_optional(env, "SECRET_KEY_PREVIOUS") or "").split(",") if k.strip()
         ),

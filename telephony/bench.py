@@ -425,7 +425,7 @@ def memory_growth(readings: list[tuple[float, float]], *, warm_up_waves: int) ->
 @click.option("--stt-ms", default=150, show_default=True)
 @click.option("--dialog-ms", default=200, show_default=True)
 @click.option("--tts-ms", default=100, show_default=True)
-@click.option("--local", is_flag=True, help="use the real local providers (pocketsphinx, scripted dialog, Piper)")
+@click.option("--local", is_flag=True, help="use the real local providers (Whisper, scripted dialog, Piper)")
 @click.option(
     "--caller-processes",
     default=2,

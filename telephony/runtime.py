@@ -110,6 +110,8 @@ def build_runtime(
         elevenlabs_base_url=settings.elevenlabs_base_url,
         azure_speech_key=settings.azure_speech_key,
         azure_speech_region=settings.azure_speech_region,
+        local_stt_workers=settings.local_stt_workers,
+        local_stt_model=settings.local_stt_model,
     )
     rest = None
     if settings.twilio_account_sid and settings.twilio_auth_token:
