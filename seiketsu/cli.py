@@ -265,6 +265,7 @@ BENCHMARKS = {
     "calls": "telephony.bench",
     "campaign": "telephony.campaigns.bench",
     "compliance": "compliance.bench",
+    "conversation": "telephony.conversation_bench",
     "crm": "crm_adapters.bench",
     "webhooks": "webhooks.bench",
 }
