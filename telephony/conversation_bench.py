@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import secrets
 import subprocess
 import tempfile
 from collections.abc import Callable, Sequence
@@ -31,7 +29,7 @@ from sqlmodel import col
 from agent.providers.piper_tts import PiperTTS
 from seiketsu.container import Container, build_container
 from seiketsu.settings import load_settings
-from telephony.bench import _free_port, _start_server, percentile
+from telephony.bench import _free_port, _prepare, _start_server, percentile, server_env
 from telephony.conversation_corpus import CONVERSATIONS, SERVICE_AREAS, Conversation
 from telephony.conversation_scoring import slots_right, word_errors
 from telephony.runtime import twilio_auth_token
@@ -200,32 +198,6 @@ class StoredCallReader:
 
     def close(self) -> None:
         self._container.close()
-
-
-def _prepare(env: dict[str, str]) -> None:
-    """Migrate the bench database and create the brokerage with its market."""
-    from seiketsu.migrate import upgrade
-    from seiketsu.tenancy.scoping import system_session
-    from seiketsu.tenancy.service import create_organization
-
-    settings = load_settings(env)
-    upgrade(settings)
-    container = build_container(settings)
-    try:
-        with system_session(container.sessions) as session:
-            created = create_organization(
-                session,
-                container.passwords,
-                name="Bench Realty",
-                slug=f"bench-{secrets.token_hex(3)}",
-                admin_email="bench@bench.example",
-                numbers=(NUMBER,),
-                settings={"serviceAreas": list(SERVICE_AREAS)},
-            )
-            created.organization.max_concurrent_calls = 10_000
-            session.commit()
-    finally:
-        container.close()
 
 
 class Runner:
@@ -403,20 +375,8 @@ def command(
     }
     with tempfile.TemporaryDirectory(prefix="seiketsu-bench-") as workdir:
         port = _free_port()
-        env = {
-            **os.environ,
-            "DATABASE_URL": f"sqlite:///{workdir}/bench.db",
-            "SECRET_KEY": secrets.token_urlsafe(48),
-            "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
-            "LOG_LEVEL": "WARNING",
-            "WARM_UP_VOICE": "1",
-            "MALLOC_ARENA_MAX": "2",
-            "BENCH_LOCAL": "1",
-            "HF_HUB_OFFLINE": "1",
-        }
-        for name in ("REDIS_URL", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"):
-            env.pop(name, None)
-        _prepare(env)
+        env = server_env(database_url=f"sqlite:///{workdir}/bench.db", port=port, BENCH_LOCAL="1", HF_HUB_OFFLINE="1")
+        _prepare(env, org_settings={"serviceAreas": list(SERVICE_AREAS)})
         process, server = _start_server(env, port)
         try:
             report = asyncio.run(_run(env, server.base_url, options))

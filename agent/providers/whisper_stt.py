@@ -61,10 +61,6 @@ class WhisperSTT:
         self._warned_languages: set[str] = set()
         self._prompt = domain_prompt()
 
-    @property
-    def model_dir(self) -> Path:
-        return self._model_dir
-
     async def warm_up(self) -> None:
         """Load the model (once); raises :class:`~agent.providers.whisper_model.ModelLoadError` if it cannot."""
         await asyncio.wrap_future(self._loading())
@@ -90,6 +86,10 @@ class WhisperSTT:
     def idle_workers(self) -> int:
         return self._workers - self._busy
 
+    @property
+    def final_timeout(self) -> float:
+        return self._final_timeout
+
     async def decode(self, pcm: bytes, *, prompt: str) -> Hypothesis:
         """Decode on a worker thread (queueing while every worker is busy)."""
         engine = await asyncio.wrap_future(self._loading())
@@ -102,10 +102,6 @@ class WhisperSTT:
             raise ProviderError(f"the local recognizer failed: {exc}") from exc
         finally:
             self._busy -= 1
-
-    @property
-    def final_timeout(self) -> float:
-        return self._final_timeout
 
     def _loading(self) -> Future[WhisperEngine]:
         with self._load_lock:
