@@ -29,7 +29,7 @@ from sqlmodel import col
 from agent.providers.piper_tts import PiperTTS
 from seiketsu.container import Container, build_container
 from seiketsu.settings import load_settings
-from telephony.bench import _free_port, _prepare, _start_server, percentile, server_env
+from telephony.bench import NUMBER, _free_port, _prepare, _start_server, percentile, server_env
 from telephony.conversation_corpus import CONVERSATIONS, SERVICE_AREAS, Conversation
 from telephony.conversation_scoring import slots_right, word_errors
 from telephony.runtime import twilio_auth_token
@@ -46,7 +46,6 @@ from telephony.simulator import (
 from telephony.simulator.script import CallerVoice
 from telephony.simulator.voices import TextToSpeechVoice
 
-NUMBER = "+15125550100"
 STORE_WAIT_S = 20.0
 """How long a call may take to be stored after it ends."""
 NOISE_LEAD_S = 0.3
