@@ -187,6 +187,7 @@ BENCHMARKS = {
     "calls": "telephony.bench",
     "campaign": "telephony.campaigns.bench",
     "compliance": "compliance.bench",
+    "conversation": "telephony.conversation_bench",
     "crm": "crm_adapters.bench",
     "resilience": "telephony.bench_resilience",
     "uploads": "telephony.campaigns.bench_uploads",

@@ -91,6 +91,10 @@ class Settings:
     import_processes: int = 1
     """Processes that parse and store uploaded campaign CSVs for the web process, where they take no GIL from it;
     0 runs them on one thread of the web process instead (required with an in-memory SQLite database)."""
+    local_stt_model: Path | None = None
+    """The local recognizer's Whisper model directory (``LOCAL_STT_MODEL``); None: the one the project installs."""
+    local_stt_workers: int = 2
+    """How many local speech decodes run at once (``LOCAL_STT_WORKERS``); the others wait their turn."""
     previous_secret_keys: tuple[str, ...] = field(default=(), repr=False)
     """Keys ``SECRET_KEY`` replaced (``SECRET_KEY_PREVIOUS``, comma-separated): still accepted for decryption."""
 
@@ -209,6 +213,21 @@ def _networks(env: Mapping[str, str], name: str) -> tuple[str, ...]:
         except ValueError as exc:
             raise ConfigError(name, f"expected IP addresses or networks, got {raw.strip()!r}") from exc
     return tuple(found)
+LOCAL_STT_MODEL_FILES = ("model.bin", "config.json", "tokenizer.json")
+
+
+def _model_dir(env: Mapping[str, str], name: str) -> Path | None:
+    """A CTranslate2 Whisper model directory, checked for its files; None when not set."""
+    raw = _optional(env, name)
+    if raw is None:
+        return None
+    path = Path(raw).expanduser()
+    if not path.is_dir():
+        raise ConfigError(name, f"{path} is not a directory holding a Whisper model (CTranslate2 format)")
+    missing = [file for file in LOCAL_STT_MODEL_FILES if not (path / file).is_file()]
+    if missing:
+        raise ConfigError(name, f"{path} is not a complete Whisper model: missing {', '.join(missing)}")
+    return path
 
 
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
@@ -284,6 +303,8 @@ def load_settings(env: Mapping[str, str] | None = None, *, workdir: Path | None 
         registry_upload_max_bytes=_int(env, "REGISTRY_UPLOAD_MAX_BYTES", 512 << 20),
         imports_per_organization=_int(env, "IMPORTS_PER_ORGANIZATION", 1),
         import_processes=_int(env, "IMPORT_PROCESSES", 1, minimum=0),
+        local_stt_model=_model_dir(env, "LOCAL_STT_MODEL"),
+        local_stt_workers=_int(env, "LOCAL_STT_WORKERS", 2),
         previous_secret_keys=tuple(
             k.strip() for k in (_optional(env, "SECRET_KEY_PREVIOUS") or "").split(",") if k.strip()
         ),

@@ -112,7 +112,7 @@ def _free_port() -> int:
         return port
 
 
-def _prepare(env: dict[str, str]) -> str:
+def _prepare(env: dict[str, str], *, org_settings: dict[str, Any] | None = None) -> str:
     """Migrate the bench database and create the brokerage (in this process, with the server's settings); returns
     an API key of the brokerage."""
     from seiketsu.auth.service import create_api_key
@@ -134,6 +134,7 @@ def _prepare(env: dict[str, str]) -> str:
                 slug=f"bench-{secrets.token_hex(3)}",
                 admin_email="bench@bench.example",
                 numbers=(NUMBER,),
+                settings=org_settings,
             )
             created.organization.max_concurrent_calls = 10_000
             issued = create_api_key(
@@ -143,6 +144,23 @@ def _prepare(env: dict[str, str]) -> str:
             return issued.key
     finally:
         container.close()
+
+
+def server_env(*, database_url: str, port: int, **extra: str) -> dict[str, str]:
+    """The bench server's environment: embedded mode (no Redis, no Twilio account), warmed voice."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": secrets.token_urlsafe(48),
+        "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+        "LOG_LEVEL": "WARNING",
+        "WARM_UP_VOICE": "1",
+        "MALLOC_ARENA_MAX": "2",  # as the Procfile runs the web process
+        **extra,
+    }
+    for name in ("REDIS_URL", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"):
+        env.pop(name, None)
+    return env
 
 
 def _start_server(env: dict[str, str], port: int) -> tuple[subprocess.Popen[bytes], ServerProcess]:
@@ -471,7 +489,7 @@ def memory_growth(readings: list[tuple[float, float]], *, warm_up_waves: int) ->
 @click.option("--stt-ms", default=150, show_default=True)
 @click.option("--dialog-ms", default=200, show_default=True)
 @click.option("--tts-ms", default=100, show_default=True)
-@click.option("--local", is_flag=True, help="use the real local providers (pocketsphinx, scripted dialog, Piper)")
+@click.option("--local", is_flag=True, help="use the real local providers (Whisper, scripted dialog, Piper)")
 @click.option(
     "--stall",
     type=click.Choice(["stt", "dialog", "tts"]),
@@ -527,24 +545,17 @@ def command(
     """Concurrent simulated calls against one server process; prints latency, CPU and memory figures."""
     with tempfile.TemporaryDirectory(prefix="seiketsu-bench-") as workdir:
         port = _free_port()
-        env = {
-            **os.environ,
-            "DATABASE_URL": database_url or f"sqlite:///{workdir}/bench.db",
-            "SECRET_KEY": secrets.token_urlsafe(48),
-            "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
-            "LOG_LEVEL": "WARNING",
-            "WARM_UP_VOICE": "1",
-            "MALLOC_ARENA_MAX": "2",  # as the Procfile runs the web process
-            "BENCH_STT_MS": str(stt_ms),
-            "BENCH_DIALOG_MS": str(dialog_ms),
-            "BENCH_TTS_MS": str(tts_ms),
-            "BENCH_LOCAL": "1" if local else "0",
-            "BENCH_STALL": stall or "",
-            "BENCH_STALL_EVERY": str(stall_every if stall else 0),
-            "BENCH_STALL_AT": stall_at,
-        }
-        for name in ("REDIS_URL", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"):
-            env.pop(name, None)
+        env = server_env(
+            database_url=database_url or f"sqlite:///{workdir}/bench.db",
+            port=port,
+            BENCH_STT_MS=str(stt_ms),
+            BENCH_DIALOG_MS=str(dialog_ms),
+            BENCH_TTS_MS=str(tts_ms),
+            BENCH_LOCAL="1" if local else "0",
+            BENCH_STALL=stall or "",
+            BENCH_STALL_EVERY=str(stall_every if stall else 0),
+            BENCH_STALL_AT=stall_at,
+        )
         _prepare(env)
         process, server = _start_server(env, port)
         try:

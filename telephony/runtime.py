@@ -111,6 +111,8 @@ def build_runtime(
         azure_speech_key=settings.azure_speech_key,
         azure_speech_region=settings.azure_speech_region,
         provider_timeout=settings.agent_fallback_by_ms / 1000,
+        local_stt_workers=settings.local_stt_workers,
+        local_stt_model=settings.local_stt_model,
     )
     rest = None
     if settings.twilio_account_sid and settings.twilio_auth_token:

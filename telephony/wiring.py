@@ -10,7 +10,9 @@ from fastapi import APIRouter
 from sqlmodel import col
 
 from agent import phrases
+from agent.providers.whisper_model import ModelLoadError
 from seiketsu.container import Container
+from seiketsu.settings import ConfigError
 from seiketsu.tenancy.models import NumberPurpose, Organization, PhoneNumber
 from seiketsu.tenancy.scoping import system_session
 from telephony import api, dial_api, media_stream, outbound_webhooks, sms_api, sms_webhooks, twilio_webhooks
@@ -79,7 +81,10 @@ async def startup(container: Container) -> None:
             )
         ]
     organizations = {org.id: org for org, _ in rows}
-    await runtime.speech.warm_up(runtime.preferences(org) for org in organizations.values())
+    try:
+        await runtime.speech.warm_up(runtime.preferences(org) for org in organizations.values())
+    except ModelLoadError as exc:
+        raise ConfigError("LOCAL_STT_MODEL", str(exc)) from exc
     warmed = 0
     for org, number in rows:
         providers, _ = providers_for(org, runtime)

@@ -1,6 +1,6 @@
 """Concrete speech and dialog providers behind the seams of :mod:`agent.interfaces`.
 
-Local (no account): :mod:`~agent.providers.pocketsphinx_stt`, :mod:`~agent.providers.piper_tts`.
+Local (no account): :mod:`~agent.providers.whisper_stt`, :mod:`~agent.providers.piper_tts`.
 Cloud: :mod:`~agent.providers.azure_stt`, :mod:`~agent.providers.openai_dialog`,
 :mod:`~agent.providers.elevenlabs_tts`. :mod:`~agent.providers.factory` chooses among them.
 

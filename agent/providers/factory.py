@@ -5,7 +5,7 @@ per call, for the :class:`ProviderSelection` of the call's organization. Provide
 resources (decoder processes, the Piper voice, HTTP connection pools) are created once, on first use, and
 shared by every call.
 
-Default choice: Azure Speech when ``AZURE_SPEECH_KEY`` and a region (or host) are set, else pocketsphinx;
+Default choice: Azure Speech when ``AZURE_SPEECH_KEY`` and a region (or host) are set, else local Whisper;
 OpenAI when ``OPENAI_API_KEY`` is set, else the scripted dialog (``dialog=None``); ElevenLabs when
 ``ELEVENLABS_API_KEY`` is set, else Piper. An organization may ask for ``local`` (or a cloud provider, which
 is honoured only when its keys are configured).
@@ -17,6 +17,7 @@ import asyncio
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal, TypeGuard, cast, get_args
 
 import httpx
@@ -27,7 +28,8 @@ from agent.providers.azure_stt import AzureSpeechSTT
 from agent.providers.elevenlabs_tts import ElevenLabsTTS
 from agent.providers.openai_dialog import OpenAIDialog
 from agent.providers.piper_tts import JOE_VOICE, PiperTTS
-from agent.providers.pocketsphinx_stt import PocketsphinxSTT
+from agent.providers.whisper_model import default_model_dir
+from agent.providers.whisper_stt import WhisperSTT
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +40,7 @@ SttChoice = Literal["auto", "azure", "local"]
 TtsChoice = Literal["auto", "elevenlabs", "local"]
 DialogChoice = Literal["auto", "openai", "scripted"]
 
-_ALIASES = {"pocketsphinx": "local", "piper": "local"}
+_ALIASES = {"pocketsphinx": "local", "whisper": "local", "piper": "local"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,8 +62,10 @@ class ProviderSettings:
     azure_speech_host: str | None = None
     """``ws://host:port`` of a Speech container or local double, instead of a region."""
     language: str = "en-US"
-    local_stt_warm_decoders: int = 2
-    local_stt_max_decoders: int = 4
+    local_stt_model: Path | None = None
+    """The local recognizer's Whisper model directory; None: the one the project installs."""
+    local_stt_workers: int = 2
+    """Local decodes that run at once (each on its own thread); more wait their turn."""
 
     @property
     def has_azure(self) -> bool:
@@ -77,10 +81,12 @@ class SpeechPreferences:
     dialog: DialogChoice = "auto"
     voice: str | None = None
     language: str | None = None
+    places: tuple[str, ...] = ()
+    """The organization's market (``serviceAreas``): the local recognizer listens for these names."""
 
     @classmethod
     def from_mapping(cls, raw: Mapping[str, Any]) -> SpeechPreferences:
-        """Read ``stt``, ``tts``, ``dialog``, ``voice``, ``language`` from organization settings.
+        """Read ``stt``, ``tts``, ``dialog``, ``voice``, ``language``, ``serviceAreas`` from organization settings.
 
         Other keys are left to their owners; a bad value raises ``ValueError``.
         """
@@ -90,6 +96,7 @@ class SpeechPreferences:
             dialog=cast(DialogChoice, _choice(raw, "dialog", get_args(DialogChoice))),
             voice=_optional_text(raw, "voice"),
             language=_optional_text(raw, "language"),
+            places=_places(raw, "serviceAreas"),
         )
 
 
@@ -115,7 +122,7 @@ class SpeechProviders:
         self._settings = settings
         self._http = http_client
         self._owns_http = http_client is None
-        self._local_stt: PocketsphinxSTT | None = None
+        self._local_stt: WhisperSTT | None = None
         self._local_tts: PiperTTS | None = None
         self._azure: AzureSpeechSTT | None = None
         self._openai: OpenAIDialog | None = None
@@ -123,12 +130,14 @@ class SpeechProviders:
 
     def select(self, preferences: SpeechPreferences | None = None) -> ProviderSelection:
         prefs = preferences or SpeechPreferences()
+        local_stt = self.local_stt.for_places(prefs.places)
+        stt = self._stt(prefs)
         return ProviderSelection(
-            stt=self._stt(prefs),
+            stt=local_stt if stt is self.local_stt else stt,
             tts=self._tts(prefs),
             dialog=self._dialog(prefs),
             language=prefs.language or self._settings.language,
-            fallback_stt=self.local_stt,
+            fallback_stt=local_stt,
             fallback_tts=self.local_tts,
         )
 
@@ -153,11 +162,11 @@ class SpeechProviders:
             await self._http.aclose()
 
     @property
-    def local_stt(self) -> PocketsphinxSTT:
+    def local_stt(self) -> WhisperSTT:
         if self._local_stt is None:
-            self._local_stt = PocketsphinxSTT(
-                warm_decoders=self._settings.local_stt_warm_decoders,
-                max_decoders=self._settings.local_stt_max_decoders,
+            self._local_stt = WhisperSTT(
+                model_dir=self._settings.local_stt_model or default_model_dir(),
+                workers=self._settings.local_stt_workers,
             )
         return self._local_stt
 
@@ -231,6 +240,17 @@ def _choice(raw: Mapping[str, Any], key: str, allowed: tuple[str, ...]) -> str:
     if value not in allowed:
         raise ValueError(f"{key} must be one of {', '.join(allowed)}, not {raw.get(key)!r}")
     return value
+
+
+def _places(raw: Mapping[str, Any], key: str) -> tuple[str, ...]:
+    value = raw.get(key)
+    if value is None or value == "":
+        return ()
+    if isinstance(value, str):
+        value = value.split(",")
+    if not isinstance(value, list) or not all(isinstance(place, str) for place in value):
+        raise ValueError(f"{key} must be a list of place names")
+    return tuple(place.strip() for place in value if place.strip())
 
 
 def _optional_text(raw: Mapping[str, Any], key: str) -> str | None:

@@ -10,7 +10,7 @@ from agent.providers.elevenlabs_tts import ElevenLabsTTS
 from agent.providers.factory import ProviderSettings, SpeechPreferences, SpeechProviders
 from agent.providers.openai_dialog import OpenAIDialog
 from agent.providers.piper_tts import PiperTTS
-from agent.providers.pocketsphinx_stt import PocketsphinxSTT
+from agent.providers.whisper_stt import WhisperSTT
 
 from .azure_speech_double import AzureSpeechDouble, running
 
@@ -32,11 +32,12 @@ async def test_without_keys_everything_is_local():
     providers = SpeechProviders(ProviderSettings())
     selection = providers.select()
 
-    assert isinstance(selection.stt, PocketsphinxSTT)
+    assert isinstance(selection.stt, WhisperSTT)
     assert isinstance(selection.tts, PiperTTS)
     assert selection.dialog is None  # the caller uses its scripted dialog
     assert selection.language == "en-US"
     assert selection.fallback_stt is selection.stt and selection.fallback_tts is selection.tts
+    assert isinstance(selection.stt, WhisperSTT)
     await providers.aclose()
 
 
@@ -47,7 +48,7 @@ async def test_keys_choose_the_cloud_providers(http_client: httpx.AsyncClient):
     assert isinstance(selection.stt, AzureSpeechSTT)
     assert isinstance(selection.tts, ElevenLabsTTS) and selection.tts.voice == CLOUD.elevenlabs_voice_id
     assert isinstance(selection.dialog, OpenAIDialog) and selection.dialog.model == "gpt-4o-mini"
-    assert isinstance(selection.fallback_stt, PocketsphinxSTT)
+    assert isinstance(selection.fallback_stt, WhisperSTT)
     assert isinstance(selection.fallback_tts, PiperTTS)
     await providers.aclose()
     assert not http_client.is_closed  # not ours to close
@@ -62,7 +63,7 @@ async def test_keys_choose_the_cloud_providers(http_client: httpx.AsyncClient):
 )
 async def test_azure_needs_a_key_and_a_region_or_host(settings: ProviderSettings):
     providers = SpeechProviders(settings)
-    assert isinstance(providers.select().stt, PocketsphinxSTT)
+    assert isinstance(providers.select().stt, WhisperSTT)
     await providers.aclose()
 
 
@@ -78,7 +79,7 @@ async def test_organization_can_prefer_local_providers(http_client: httpx.AsyncC
 
     selection = providers.select(prefs)
 
-    assert isinstance(selection.stt, PocketsphinxSTT)
+    assert isinstance(selection.stt, WhisperSTT)
     assert isinstance(selection.tts, PiperTTS)
     assert selection.dialog is None
     await providers.aclose()
@@ -104,7 +105,7 @@ async def test_cloud_choice_without_keys_falls_back_to_local(caplog: pytest.LogC
     with caplog.at_level(logging.WARNING, logger="agent.providers.factory"):
         selection = providers.select(SpeechPreferences(stt="azure", tts="elevenlabs", dialog="openai"))
 
-    assert isinstance(selection.stt, PocketsphinxSTT)
+    assert isinstance(selection.stt, WhisperSTT)
     assert isinstance(selection.tts, PiperTTS)
     assert selection.dialog is None
     assert "ElevenLabs was chosen but its keys are not configured" in caplog.text
@@ -113,7 +114,7 @@ async def test_cloud_choice_without_keys_falls_back_to_local(caplog: pytest.LogC
 
 @pytest.mark.parametrize(
     "raw",
-    [{"stt": "deepgram"}, {"tts": 3}, {"dialog": "gpt"}, {"voice": ["a"]}],
+    [{"stt": "deepgram"}, {"tts": 3}, {"dialog": "gpt"}, {"voice": ["a"]}, {"serviceAreas": [3]}],
 )
 def test_bad_organization_settings_are_rejected(raw):
     with pytest.raises(ValueError):
@@ -136,3 +137,18 @@ async def test_warm_up_connects_the_cloud_recognizer_ahead_of_calls(http_client:
         await double.wait_for_handshakes(1)
         assert double.handshakes[0].headers["Ocp-Apim-Subscription-Key"] == "az-test"
         await providers.aclose()
+
+
+async def test_the_local_recognizer_is_prompted_with_the_organizations_places(http_client: httpx.AsyncClient):
+    providers = SpeechProviders(CLOUD, http_client=http_client)
+    prefs = SpeechPreferences.from_mapping({"stt": "local", "serviceAreas": ["Round Rock", " Pflugerville "]})
+
+    selection = providers.select(prefs)
+    cloud = providers.select(SpeechPreferences.from_mapping({"serviceAreas": "Round Rock, Pflugerville"}))
+
+    assert prefs.places == ("Round Rock", "Pflugerville")
+    assert "Round Rock or Pflugerville" in selection.stt.prompt  # type: ignore[attr-defined]
+    assert selection.fallback_stt is selection.stt
+    assert isinstance(cloud.stt, AzureSpeechSTT)
+    assert "Round Rock or Pflugerville" in cloud.fallback_stt.prompt  # type: ignore[attr-defined]
+    await providers.aclose()
