@@ -395,6 +395,9 @@ def _place_words(text: str) -> str | None:
     words: list[str] = []
     for raw in text.split():
         word = raw.strip(".,!?;:")
+        if words and word in ("county", "parish"):
+            words.append(word)
+            break
         if not re.fullmatch(r"[a-z][a-z'.-]*", word) or word in _PLACE_STOP:
             break
         words.append(word)

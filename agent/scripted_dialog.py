@@ -126,10 +126,10 @@ class ScriptedDialog:
         q = qualification.apply(context.qualification, found)
         call_id = f"scripted_{len(history)}"
 
-        if intents.is_opt_out_request(t, bare_stop_counts=context.purpose == "marketing") or (
-            _OPT_OUT_MARK in question and (intents.is_affirmative(t) or intents.is_possible_opt_out(t))
-        ):
+        if intents.is_opt_out_request(t, bare_stop_counts=context.purpose == "marketing"):
             return _opt_out(call_id, turn.text)
+        if _OPT_OUT_MARK in question and (intents.is_affirmative(t) or intents.is_possible_opt_out(t)):
+            return _opt_out(call_id, f"{_caller_words_before(history)} (confirmed: {turn.text})")
         if intents.is_possible_opt_out(t):
             return [TextDelta(CONFIRM_OPT_OUT)]
         if _MESSAGE_MARK in question and not intents.is_negative(t):
@@ -230,6 +230,14 @@ def _last_turn(history: list[Message]) -> _Turn:
     text = " ".join(m.content for m in history[i:])
     question = next((m.content for m in reversed(history[:i]) if m.role == "assistant" and m.content), "")
     return _Turn(text=text, question=question)
+
+
+def _caller_words_before(history: list[Message]) -> str:
+    """What the caller said before the agent's last question (the words a confirmation is about)."""
+    i = len(history)
+    while i > 0 and history[i - 1].role == "user":
+        i -= 1
+    return _last_turn(history[: i - 1]).text if i > 1 else ""
 
 
 def _asked_and_declined(history: list[Message]) -> tuple[dict[Field, int], set[Field]]:

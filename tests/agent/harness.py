@@ -41,6 +41,7 @@ class Call:
     purpose: str | None = None
     timeouts: Timeouts = field(default_factory=Timeouts)
     greetings: GreetingCache | None = field(default_factory=GreetingCache)
+    transfer_available: bool = True
     realtime: bool = False
     """Real clock and a transport that plays in (sped-up) real time, instead of a manual clock."""
     session: CallSession = field(init=False)
@@ -65,6 +66,7 @@ class Call:
             timezone="America/Chicago",
             compliance=self.compliance,
             timeouts=self.timeouts,
+            transfer_available=self.transfer_available,
         )
         self.session = CallSession(
             config=config,
