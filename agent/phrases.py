@@ -63,7 +63,7 @@ def greeting_text(
     """
     name, business = identity.agent_name, identity.business_name
     if direction == "inbound":
-        return f"{business}, I'm {name}, an AI assistant. How can I help?"
+        return f"{business}, I'm {name}, an AI assistant, how can I help?"  # one sentence: no pause inside
     parts = [f"Hi, this is {name}, an AI assistant calling on behalf of {business}."]
     if identify and identity.callback_number:
         parts.append(f"You can reach us at {speakable_phone_number(identity.callback_number)}.")
