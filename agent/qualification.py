@@ -74,7 +74,9 @@ _FINANCING: tuple[tuple[_Financing, re.Pattern[str]], ...] = (
     )),
     ("pre_approved", re.compile(r"\bpre[- ]?(?:approved|qualified|approval)\b")),
     ("fha_loan", re.compile(r"\b(?:fha|f h a|federal housing)\b")),
-    ("va_loan", re.compile(r"\b(?:va (?:loan|mortgage|financing)|v a (?:loan|mortgage)|veterans? (?:loan|benefits?))\b")),
+    ("va_loan", re.compile(
+        r"\b(?:va (?:loan|mortgage|financing)|v a (?:loan|mortgage)|veterans? (?:loan|benefits?))\b"
+    )),
     ("cash", re.compile(r"\b(?:cash|all[- ]cash|paying outright|no mortgage)\b")),
 )  # fmt: skip
 _MONEY = re.compile(
@@ -95,7 +97,8 @@ _MULTIPLIERS = {"k": 1_000, "thousand": 1_000, "grand": 1_000, "mil": 1_000_000,
                 "m": 1_000_000, "billion": 1_000_000_000}  # fmt: skip
 _GROUPED = re.compile(r"^\d{1,3}(?:,\d{3})+")
 _ROOMS = re.compile(
-    r"\b(?P<num>\d+(?:\.5)?|a)(?P<half> and a half)?[- ](?:(?P<bed>bed(?:room)?s?|br|bd)|(?P<bath>bath(?:room)?s?|ba))\b"
+    r"\b(?P<num>\d+(?:\.5)?|a)(?P<half> and a half)?[- ]"
+    r"(?:(?P<bed>bed(?:room)?s?|br|bd)|(?P<bath>bath(?:room)?s?|ba))\b"
 )
 _MONTHLY = re.compile(r"\b(?:a|per|each|every) month\b|\bmonthly\b|/mo\b")
 _SPOKEN_HUNDREDS = re.compile(r"\b([1-9]) ([1-9]\d)\b(?!\.\d)")

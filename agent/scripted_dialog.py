@@ -160,7 +160,7 @@ class ScriptedDialog:
         if _ANYTHING_ELSE_MARK in question:
             return [TextDelta(f"Your agent will be happy to help with that. Is there {_ANYTHING_ELSE}?")]
         if _unsure(history) and (checked := {f: found[f] for f in _CHECKED_FIELDS if f in found}):
-            return [TextDelta(_check(checked, q))]
+            return [TextDelta(_check(checked))]
         return self._next_question(found, q, history, can_transfer=context.can_transfer)
 
     def _schedule(
@@ -285,7 +285,7 @@ def _unsure(history: list[Message]) -> bool:
     return confidence is not None and confidence < _CONFIDENT
 
 
-def _check(found: dict[str, Any], q: Qualification) -> str:
+def _check(found: dict[Field, Any]) -> str:
     """Facts heard with low confidence, read back as a question ("Austin, and about 400,000, is that right?").
 
     The question names the field asked about first, so a "no" re-asks that one."""

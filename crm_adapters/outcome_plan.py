@@ -34,9 +34,7 @@ FOLLOW_UP_DELAY = {
 }
 APPOINTMENT_LENGTH = timedelta(minutes=30)
 
-_CONNECTED = frozenset(
-    {"qualified", "appointment_set", "transferred", "message_taken", "not_interested", "opted_out"}
-)
+_CONNECTED = frozenset({"qualified", "appointment_set", "transferred", "message_taken", "not_interested", "opted_out"})
 _INTENTS = frozenset({"buy", "sell", "rent"})
 
 

@@ -12,9 +12,9 @@ from agent import phrases, tools
 from agent.fakes import FakeSpeechToText
 from agent.interfaces import DialogContext, Message
 from agent.scripted_dialog import ScriptedDialog
+from tests.agent.audio_samples import SpeechFactory
 from tests.agent.harness import Call, until
 from tests.agent.test_scripted_dialog import Conversation
-from tests.agent.audio_samples import SpeechFactory
 
 
 class Dialog(Conversation):
