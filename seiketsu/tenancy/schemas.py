@@ -7,7 +7,6 @@ from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
     ConfigDict,
     EmailStr,
     Field,
@@ -20,7 +19,7 @@ from pydantic.alias_generators import to_camel
 
 from seiketsu.auth.passwords import MIN_PASSWORD_LENGTH
 from seiketsu.phones import InvalidPhoneNumber, normalize_phone
-from seiketsu.schemas import MAX_TEXT_LENGTH, CamelModel, InputModel, PartialUpdate, bounded_json
+from seiketsu.schemas import CamelModel, InputModel, PartialUpdate, bounded_json
 from seiketsu.tenancy.models import NumberPurpose, Role
 
 SLUG_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"
@@ -47,20 +46,13 @@ def _e164(value: str | None) -> str | None:
 E164 = Annotated[str | None, AfterValidator(_e164)]
 
 
-class OrganizationSettings(BaseModel):
+class OrganizationSettings(InputModel):
     """An organization's free-form settings; the keys the platform dials or reads aloud are checked on write.
 
     Other keys are kept as given (bounded in size), and only the keys sent are stored.
     """
 
-    model_config = ConfigDict(
-        alias_generator=to_camel,
-        populate_by_name=True,
-        extra="allow",
-        serialize_by_alias=True,
-        str_strip_whitespace=True,
-        str_max_length=MAX_TEXT_LENGTH,
-    )
+    model_config = ConfigDict(extra="allow", serialize_by_alias=True)
 
     transfer_number: E164 = None
     """Where a caller asking for a person is transferred; without it the agent takes a message."""
