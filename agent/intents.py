@@ -35,7 +35,8 @@ _CALL_LATER = re.compile(
 _MAYBE_OPT_OUT = re.compile(
     r"\b(?:"
     r"(?:off|from) (?:your|the|this|that) (?:\w+ )?list|do not call|don'?t call|no more (?:call|calls|calling)"
-    r"|remove (?:me|my|us|our)|removed|take (?:me|us) off|unsubscrib\w*|opt(?:ed|ing)? out|stop (?:\w+ )?calling"
+    r"|remove (?:me|my|us|our)|removed (?:me|us|from|off)|take (?:me|us) off|unsubscrib\w*|opt(?:ed|ing)? out"
+    r"|stop (?:\w+ )?calling"
     r"|never call|quit calling|stop (?:call|calls)"
     r")\b"
 )

@@ -186,6 +186,8 @@ def test_opt_outs_in_many_phrasings(said: str) -> None:
         "what's the list price",
         "i was told not to remove the carpet",
         "we stopped by the open house",
+        "we removed the old carpet last year",
+        "we're taking it off the market",
     ],
 )
 def test_no_opt_out_where_there_is_none(said: str) -> None:
