@@ -83,6 +83,10 @@ class CallControl:
                 self._conversation.tool_result(call, "recorded")
                 await self.opt_out(how=str(call.arguments.get("how") or "asked by the caller"), confirm=False)
                 return False
+            elif call.name == tools.TAKE_MESSAGE:
+                self._log.message = str(call.arguments.get("message") or "").strip() or "(call back)"
+                self._conversation.tool_result(call, "message recorded; an agent will call back")
+                follow_up = True
             elif call.name == tools.BOOK_APPOINTMENT:
                 self._conversation.tool_result(call, await self._book(call.arguments))
                 follow_up = True
@@ -92,7 +96,12 @@ class CallControl:
         return follow_up
 
     async def transfer_on_request(self, reason: str) -> None:
-        """The caller asked for a person outside the dialog (a key press): announce, transfer, or explain."""
+        """The caller asked for a person outside the dialog (a key press): announce, transfer, or explain.
+
+        With no human number configured nothing is promised: the caller is offered a callback instead."""
+        if not self._config.transfer_available:
+            await self._say(phrases.TAKE_MESSAGE_OFFER)
+            return
         await self._say(phrases.TRANSFERRING)
         if not await self.transfer(reason):
             await self._say(phrases.TRANSFER_UNAVAILABLE)

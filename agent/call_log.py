@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from agent.audio import PCM_BYTES_PER_MS
 from agent.interfaces import Qualification
 from agent.playback import SpokenReply
+from agent.qualification import is_qualified
 from agent.records import AppointmentRecord, CallOutcome, CallResult, TranscriptEntry, TurnLatency
 
 
@@ -33,6 +34,7 @@ class CallLog:
         self.opted_out = False
         self.voice_failed = False
         self.end_reason: str | None = None
+        self.message: str | None = None
         self._lines: list[_CallerLine | SpokenReply] = []
         self._audio_origin: float | None = None
 
@@ -65,6 +67,7 @@ class CallLog:
             transferred=self.transferred,
             opted_out=self.opted_out,
             provider_failures=tuple(self.failures),
+            message=self.message,
         )
 
     def transcript(self) -> list[TranscriptEntry]:
@@ -88,16 +91,15 @@ class CallLog:
             return "transferred"
         if self.appointment is not None:
             return "appointment_set"
+        if self.message is not None:
+            return "message_taken"
         if self.end_reason in ("not_interested", "wrong_number"):
             return "not_interested"
         if self.voice_failed:
             return "failed"
         if not any(isinstance(line, _CallerLine) for line in self._lines):
             return "no_answer"
-        q = qualification
-        if q.intent and (q.area or q.budget or q.timeline or q.property_type):
-            return "qualified"
-        return "not_interested"
+        return "qualified" if is_qualified(qualification) else "not_interested"
 
     def _from_audio(self, audio_ms: int) -> int:
         origin = self._audio_origin if self._audio_origin is not None else self.started_at

@@ -95,6 +95,10 @@ class SessionConfig:
     """Caller silence after the agent finished before it asks "Are you still there?" (0: never)."""
     max_reprompts: int = 2
     """Unanswered reprompts before the agent says goodbye and hangs up."""
+    transfer_available: bool = True
+    """A human number is configured; without one the agent offers a callback and takes a message."""
+    service_areas: tuple[str, ...] = ()
+    """The organization's place names (neighbourhoods, towns) the agent understands besides the US gazetteer."""
 
     def __post_init__(self) -> None:
         ZoneInfo(self.timezone)  # fails loudly on an unknown zone

@@ -14,6 +14,7 @@ from datetime import datetime
 from agent import qualification
 from agent.config import SessionConfig
 from agent.interfaces import DialogContext, Message, Qualification, ToolCall
+from agent.places import Places
 from agent.playback import SpokenReply
 from agent.prompts import build_system_prompt
 
@@ -26,6 +27,7 @@ class Conversation:
         self._wall_clock = wall_clock
         self._history: list[Message] = [Message("system", "")]
         self.qualification = Qualification()
+        self._places = Places.with_service_areas(config.service_areas)
         self._refresh_prompt()
 
     @property
@@ -38,11 +40,13 @@ class Conversation:
         self._refresh_prompt()
         return self._context(list(self._history))
 
-    def caller_said(self, text: str) -> None:
+    def caller_said(self, text: str, *, confidence: float | None = None) -> None:
         """A caller turn: into the history, and into the qualification (read against the last question)."""
         last_question = next((m.content for m in reversed(self._history) if m.role == "assistant" and m.content), "")
-        self._history.append(Message("user", text))
-        self.qualification = qualification.update(self.qualification, text, last_question=last_question)
+        self._history.append(Message("user", text, confidence=confidence))
+        self.qualification = qualification.update(
+            self.qualification, text, last_question=last_question, places=self._places
+        )
 
     def agent_said(self, reply: SpokenReply, calls: list[ToolCall]) -> None:
         """A reply produced (and, unless cut later, heard) with the tool calls it asked for."""
@@ -89,4 +93,6 @@ class Conversation:
             now=self._wall_clock(),
             timezone=cfg.timezone,
             instructions=cfg.instructions,
+            can_transfer=cfg.transfer_available,
+            service_areas=cfg.service_areas,
         )

@@ -17,6 +17,30 @@ _OPT_OUT = re.compile(
     r"|lose my (?:number|name)|delete my (?:number|information|info)"
     r")\b"
 )
+_OPT_OUT_MORE = re.compile(
+    r"\b(?:"
+    r"(?:don'?t|do not) want (?:any )?(?:more |these |your )?(?:calls|to be called|you (?:to )?call(?:ing)?)"
+    r"|(?:take|remove|delete|scratch|cross) (?:me|my (?:number|name|info\w*)) (?:off|out|from)"
+    r"|(?:removed|taken off|deleted) (?:from|off) (?:your|the|this) (?:\w+ )?list"
+    r"|add me to (?:your|the) do not call"
+    r"|stop (?:the |these |your )?(?:calls|calling)"
+    r")\b"
+)
+# Words that make a "don't call" about when, not whether: asked once to confirm rather than honoured blindly.
+_CALL_LATER = re.compile(
+    r"\b(?:until|till|before|after|at work|today|tonight|tomorrow|this (?:morning|afternoon|evening|week)"
+    r"|right now|on (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)|back|during|while|so early|so late)\b"
+)
+# What a recognizer leaves of an opt-out: a cue worth a confirming question, never an opt-out by itself.
+_MAYBE_OPT_OUT = re.compile(
+    r"\b(?:"
+    r"(?:off|from) (?:your|the|this|that) (?:\w+ )?list|do not call|don'?t call|no more (?:call|calls|calling)"
+    r"|remove (?:me|my|us|our)|removed (?:me|us|from|off)|take (?:me|us) off|unsubscrib\w*|opt(?:ed|ing)? out"
+    r"|stop (?:\w+ )?calling"
+    r"|never call|quit calling|stop (?:call|calls)"
+    r")\b"
+)
+_NOT_OPT_OUT = re.compile(r"\b(?:don'?t|do not|never) (?:stop|quit|remove|unsubscribe)\b")
 _BARE_STOP = re.compile(r"^\W*(?:please\s+)?(?:stop|quit|end|cancel|unsubscribe|opt out)(?:\s+please)?\W*$")
 _STOP_WORD = re.compile(r"\b(?:stop|quit|unsubscribe|opt out|cancel)\b")
 _HUMAN = re.compile(
@@ -61,10 +85,20 @@ def is_opt_out_request(text: str, *, bare_stop_counts: bool = False) -> bool:
     ``bare_stop_counts``: in a call that offered "say stop to be removed", the word stop (or quit, cancel,
     unsubscribe) anywhere in a short reply counts too.
     """
-    t = normalize(text)
-    if _OPT_OUT.search(t) or _BARE_STOP.match(t):
+    t = _NOT_OPT_OUT.sub(" ", normalize(text))  # "don't stop calling me" asks for the opposite
+    if _BARE_STOP.match(t):
+        return True
+    match = _OPT_OUT.search(t) or _OPT_OUT_MORE.search(t)
+    if match and not _CALL_LATER.search(t, match.end()):
         return True
     return bare_stop_counts and len(t.split()) <= 6 and bool(_STOP_WORD.search(t))
+
+
+def is_possible_opt_out(text: str) -> bool:
+    """The words may revoke consent but are not clear enough to act on unasked ("don't call me at work",
+    "remove my..." cut off, "no more calls" half heard): the agent asks once to confirm."""
+    t = normalize(text)
+    return not is_opt_out_request(t) and bool(_MAYBE_OPT_OUT.search(_NOT_OPT_OUT.sub(" ", t)))
 
 
 def wants_human(text: str) -> bool:

@@ -32,6 +32,8 @@ class ProviderError(Exception):
 class Transcript:
     text: str
     is_final: bool
+    confidence: float | None = None
+    """The recognizer's confidence in ``text`` (0 to 1), when it reports one."""
 
 
 class RecognitionStream(Protocol):
@@ -70,6 +72,8 @@ class Message:
     content: str
     tool_call_id: str | None = None
     tool_calls: tuple[ToolCall, ...] = ()
+    confidence: float | None = None
+    """For a caller turn: the recognizer's confidence in ``content`` (0 to 1), when it reported one."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,9 +104,11 @@ class Qualification:
     property_type: str | None = None
     timeline: str | None = None
     budget: int | None = None
-    financing: Literal["pre_approved", "cash", "needs_financing", "unknown"] | None = None
+    financing: Literal["pre_approved", "cash", "needs_financing", "fha_loan", "va_loan", "unknown"] | None = None
     name: str | None = None
     email: str | None = None
+    bedrooms: int | None = None
+    bathrooms: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if v is not None}
@@ -122,6 +128,10 @@ class DialogContext:
     now: datetime | None = None
     timezone: str = "America/New_York"
     instructions: str = ""
+    can_transfer: bool = True
+    """A human number is configured: the dialog may offer a transfer (otherwise it offers a callback)."""
+    service_areas: tuple[str, ...] = ()
+    """The organization's own place names (neighbourhoods, towns), understood besides the US gazetteer."""
 
 
 class Dialog(Protocol):

@@ -17,12 +17,19 @@ APOLOGY_OFFER_TRANSFER = (
     "I'm sorry, I'm having a little trouble on my end. I can transfer you to one of our agents, "
     "or we can keep going. Would you like me to transfer you?"
 )
-DID_NOT_CATCH = "I'm sorry, I didn't catch that. Could you say it again? Or I can transfer you to one of our agents."
+DID_NOT_CATCH = "I'm sorry, I didn't catch that. Could you say it again?"
 TRANSFERRING = "Sure, I'm connecting you with one of our agents now. One moment, please."
 TRANSFER_UNAVAILABLE = (
     "I'm sorry, no one is available to take your call right now. I can book a time for an agent to call "
     "you back instead. What day and time works for you?"
 )
+TAKE_MESSAGE_OFFER = (
+    "I'm sorry, no one can take your call right now, but I can have an agent call you back. "
+    "What would you like me to pass along?"
+)
+"""Said instead of a transfer when the organization has no human number: a callback is all we can promise."""
+MESSAGE_TAKEN = "Thanks, I'll pass that along, and an agent will call you back at this number."
+CONFIRM_OPT_OUT = "Just to be sure, would you like me to take your number off our call list?"
 OPT_OUT_CONFIRMED = (
     "Understood. I've removed your number from our call list, and you won't hear from us again. Goodbye."
 )
@@ -39,7 +46,8 @@ class Identity:
     business_name: str
     agent_name: str = "Ava"
     callback_number: str | None = None
-    """E.164 number that accepts Do-Not-Call requests; read out when identification is required."""
+    """E.164 number that accepts Do-Not-Call requests; read out on calls we place when identification is
+    required (47 CFR 64.1200(b)(2)), not on calls we receive: the caller just dialled it."""
 
 
 def greeting_text(
@@ -51,22 +59,19 @@ def greeting_text(
 ) -> str:
     """The first thing the caller hears: the brokerage's name and that they are talking to an AI assistant.
 
-    ``identify`` adds the callback number (artificial-voice identification duty); ``offer_opt_out`` adds the
-    interactive opt-out right after the identification (outbound marketing calls).
+    Inbound it is only that and a question (about four seconds of audio: callers hang up on long greetings).
+    On calls we place, ``identify`` adds the callback number (artificial-voice identification duty) and
+    ``offer_opt_out`` the interactive opt-out right after it (outbound marketing calls).
     """
     name, business = identity.agent_name, identity.business_name
     if direction == "inbound":
-        parts = [f"Thanks for calling {business}! I'm {name}, an AI assistant."]
-    else:
-        parts = [f"Hi, this is {name}, an AI assistant calling on behalf of {business}."]
+        return f"{business}, I'm {name}, an AI assistant, how can I help?"  # one sentence: no pause inside
+    parts = [f"Hi, this is {name}, an AI assistant calling on behalf of {business}."]
     if identify and identity.callback_number:
         parts.append(f"You can reach us at {speakable_phone_number(identity.callback_number)}.")
     if offer_opt_out:
         parts.append(OPT_OUT_OFFER)
-    if direction == "inbound":
-        parts.append("Are you looking to buy, sell, or rent?")
-    else:
-        parts.append("Are you still looking to buy, sell, or rent a home?")
+    parts.append("Are you still looking to buy, sell, or rent a home?")
     return " ".join(parts)
 
 
@@ -86,6 +91,9 @@ def cacheable_phrases(
         DID_NOT_CATCH,
         TRANSFERRING,
         TRANSFER_UNAVAILABLE,
+        TAKE_MESSAGE_OFFER,
+        MESSAGE_TAKEN,
+        CONFIRM_OPT_OUT,
         OPT_OUT_CONFIRMED,
         STILL_THERE,
         GOODBYE_NO_RESPONSE,

@@ -49,17 +49,32 @@ def build_system_prompt(context: DialogContext, *, callback_number: str | None, 
         "",
         "Your goal is to qualify the caller for one of the brokerage's agents. Find out: "
         + "; ".join(_FIELD_QUESTIONS.values())
-        + ". Then offer to book an appointment with an agent or to transfer them to an agent now.",
+        + ". Then offer to book an appointment with an agent or "
+        + ("to transfer them to an agent now." if context.can_transfer else "to have an agent call them back."),
+        "Callers are heard through a speech recognizer that mishears: if a place, amount or name sounds wrong "
+        'or unlikely, ask again rather than guess. Amounts like "four fifty" mean 450,000 when the talk is '
+        "of home prices.",
         f"Already known: {_describe(known)}.",
         f"Still to learn: {'; '.join(still_missing) if still_missing else 'nothing'}.",
         "",
         "Tools:",
         "- book_appointment once the caller agrees to a specific day and time; read back the confirmation.",
-        "- transfer_to_human when the caller asks for a person, accepts a transfer, or you cannot help; "
-        "say you are connecting them first.",
+        *(
+            [
+                "- transfer_to_human when the caller asks for a person, accepts a transfer, or you cannot help; "
+                "say you are connecting them first."
+            ]
+            if context.can_transfer
+            else [
+                "- Nobody can take a transfer on this line: never offer or promise one. When the caller asks "
+                "for a person, offer a callback, ask what to pass along, then call take_message with it."
+            ]
+        ),
         "- end_call after saying goodbye, when the conversation is over or the caller is not interested.",
         '- record_opt_out at once if the caller asks not to be called again ("stop calling me", "take me '
-        'off your list", "do not call"), then confirm briefly.',
+        'off your list", "do not call", "remove my number", "unsubscribe"), then confirm briefly. When the '
+        'words might mean that but are unclear ("don\'t call me at work"), ask once whether they want their '
+        "number taken off the call list.",
         "",
         "Compliance:",
         f"- You identified yourself as {context.business_name}'s AI assistant at the start of the call; "
@@ -76,6 +91,8 @@ def build_system_prompt(context: DialogContext, *, callback_number: str | None, 
         f"Current local time at the brokerage: {now:%A, %B %d, %Y, %I:%M %p} ({context.timezone}). "
         'Resolve relative days like "tomorrow" against it.',
     ]
+    if context.service_areas:
+        lines += ["", f"The brokerage serves: {', '.join(context.service_areas)}."]
     if context.instructions.strip():
         lines += ["", "Instructions from the brokerage:", context.instructions.strip()]
     return "\n".join(lines)

@@ -15,6 +15,7 @@ from typing import Any, Literal, get_args
 
 from agent.intents import is_affirmative, is_decline, is_negative, normalize
 from agent.interfaces import Qualification
+from agent.places import Places
 from agent.spoken_numbers import words_to_digits
 
 Field = Literal["intent", "area", "property_type", "timeline", "budget", "financing", "name", "email"]
@@ -64,13 +65,18 @@ _TIMELINES: tuple[tuple[re.Pattern[str], str | None], ...] = (
     (re.compile(r"\bjust (?:looking|browsing|starting(?: out)?|curious)\b"), "just browsing"),
     (re.compile(r"\b(?:no rush|no hurry|not sure|flexible|whenever)\b"), "flexible"),
 )  # fmt: skip
-_FINANCING: tuple[tuple[Literal["pre_approved", "cash", "needs_financing"], re.Pattern[str]], ...] = (
+_Financing = Literal["pre_approved", "cash", "needs_financing", "fha_loan", "va_loan"]
+_FINANCING: tuple[tuple[_Financing, re.Pattern[str]], ...] = (
     ("needs_financing", re.compile(
         r"\b(?:not (?:yet |been )?pre[- ]?(?:approved|qualified)|(?:haven'?t|have not|hasn'?t) (?:been |gotten |got )?"
         r"pre[- ]?(?:approved|qualified)|need (?:a |to get )?(?:mortgage|loan|financing|pre[- ]?approv\w*)"
         r"|need financing|working on (?:financing|a mortgage|pre[- ]?approval))"
     )),
     ("pre_approved", re.compile(r"\bpre[- ]?(?:approved|qualified|approval)\b")),
+    ("fha_loan", re.compile(r"\b(?:fha|f h a|federal housing)\b")),
+    ("va_loan", re.compile(
+        r"\b(?:va (?:loan|mortgage|financing)|v a (?:loan|mortgage)|veterans? (?:loan|benefits?))\b"
+    )),
     ("cash", re.compile(r"\b(?:cash|all[- ]cash|paying outright|no mortgage)\b")),
 )  # fmt: skip
 _MONEY = re.compile(
@@ -89,6 +95,11 @@ _MONEY_CONTEXT = re.compile(
 )
 _MULTIPLIERS = {"k": 1_000, "thousand": 1_000, "grand": 1_000, "mil": 1_000_000, "million": 1_000_000,
                 "m": 1_000_000, "billion": 1_000_000_000}  # fmt: skip
+_GROUPED = re.compile(r"^\d{1,3}(?:,\d{3})+")
+_ROOMS = re.compile(
+    r"\b(?P<num>\d+(?:\.5)?|a)(?P<half> and a half)?[- ]"
+    r"(?:(?P<bed>bed(?:room)?s?|br|bd)|(?P<bath>bath(?:room)?s?|ba))\b"
+)
 _MONTHLY = re.compile(r"\b(?:a|per|each|every) month\b|\bmonthly\b|/mo\b")
 _SPOKEN_HUNDREDS = re.compile(r"\b([1-9]) ([1-9]\d)\b(?!\.\d)")
 _RANGE_JOIN = re.compile(r"^\s*(?:to|and|or|-)\s*$")
@@ -122,11 +133,13 @@ _NAME_INTRO = re.compile(
     rf"\b(?:my name is|my name's|the name is|name's|call me)\s+{_NAME}"
     rf"|^(?:(?:hi|hello|hey|yes|yeah|oh)[\s,]+)*(?:this is|it's)\s+{_NAME}"
 )
+_SPELLED = re.compile(r"(?<![a-z'])(?:[a-z](?:\.?\s+|-|\.)){2,}[a-z]\b\.?\s*")
+_EMAIL_DOMAIN = re.compile(r"\b(g ?mail|yahoo|hotmail|outlook|icloud|aol|comcast|att)\s+(com|net)\b")
 _WEAK_NAME_INTRO = re.compile(rf"\b(?:this is|it's|it is|i'm|i am)\s+{_NAME}")
 _NOT_NAME = _PLACE_STOP | frozenset(
     """not calling looking interested just good fine great okay ok sure yes no yeah here wondering curious
     sorry actually still ready free available busy retired married single new glad happy sell buy rent
-    selling buying renting a the an um uh well hi hello hey""".split()
+    selling buying renting a the an um uh well hi hello hey in near""".split()
 )
 
 
@@ -152,8 +165,13 @@ _QUESTION_PATTERNS: tuple[tuple[Field, re.Pattern[str]], ...] = (
 )
 
 
-def extract(text: str, *, expecting: Field | None = None, intent: str | None = None) -> dict[str, Any]:
-    """The qualification facts stated in one caller turn, as field -> value (only what was found)."""
+def extract(
+    text: str, *, expecting: Field | None = None, intent: str | None = None, places: Places | None = None
+) -> dict[str, Any]:
+    """The qualification facts stated in one caller turn, as field -> value (only what was found).
+
+    An area is kept only when it names a place in ``places`` (default: the US gazetteer), or a zip code.
+    """
     t = normalize(text)
     found: dict[str, Any] = {}
     if is_decline(t):
@@ -179,7 +197,9 @@ def extract(text: str, *, expecting: Field | None = None, intent: str | None = N
     name = _name(t, expecting=expecting)
     if name:
         found["name"] = name
-    area = _area(t[: timeline_span[0]] + t[timeline_span[1] :], expecting=expecting)
+    found.update(_rooms(t))
+    area = _area(t[: timeline_span[0]] + t[timeline_span[1] :], expecting=expecting,
+                 places=places or Places.with_service_areas())  # fmt: skip
     if area:
         found["area"] = area
     return found
@@ -190,10 +210,18 @@ def apply(qualification: Qualification, found: dict[str, Any]) -> Qualification:
     return replace(qualification, **found) if found else replace(qualification)
 
 
-def update(qualification: Qualification, text: str, *, last_question: str | None = None) -> Qualification:
+def update(
+    qualification: Qualification, text: str, *, last_question: str | None = None, places: Places | None = None
+) -> Qualification:
     """Merge what ``text`` (a caller turn answering ``last_question``) says into a copy of ``qualification``."""
     expecting = expected_field(last_question) if last_question else None
-    return apply(qualification, extract(text, expecting=expecting, intent=qualification.intent))
+    return apply(qualification, extract(text, expecting=expecting, intent=qualification.intent, places=places))
+
+
+def is_qualified(qualification: Qualification) -> bool:
+    """Enough to hand to an agent: what they want, where, and either how much or when."""
+    q = qualification
+    return bool(q.intent and q.area and (q.budget is not None or q.timeline))
 
 
 def missing(qualification: Qualification) -> list[Field]:
@@ -243,7 +271,7 @@ def _timeline(t: str, *, expecting: Field | None) -> tuple[str | None, tuple[int
 
 def _budget(t: str, *, expecting: Field | None, intent: str | None) -> int | None:
     # "four fifty (thousand)" is said for 450 thousand; words_to_digits reads it as two numbers
-    digits = _SPOKEN_HUNDREDS.sub(r"\1\2", words_to_digits(t))
+    digits = _SPOKEN_HUNDREDS.sub(r"\1\2", words_to_digits(t, group_thousands=True))
     amounts: list[tuple[float, bool, int, int]] = []  # value, has multiplier, start, end
     for m in _MONEY.finditer(digits):
         after = m.group("after") or ""
@@ -253,10 +281,12 @@ def _budget(t: str, *, expecting: Field | None, intent: str | None) -> int | Non
         mult = m.group("mult")
         if mult:
             value *= _MULTIPLIERS[mult]
-        explicit = bool(m.group("dollar") or mult or m.group("unit"))
+        stated = bool(m.group("dollar") or mult or m.group("unit"))
+        # "400,000" and "four hundred thousand" are amounts; "78701" is more likely a zip code
+        explicit = stated or bool(_GROUPED.match(m.group("num")))
         if not explicit and not (expecting == "budget" or _MONEY_CONTEXT.search(digits)):
             continue
-        if not explicit and expecting != "budget" and 1900 <= value <= 2100:
+        if not stated and expecting != "budget" and 1900 <= value <= 2100 and not _MONTHLY.search(digits):
             continue  # a year
         end = m.end("unit") if m.group("unit") else m.end("mult") if mult else m.end("num")
         amounts.append((value, bool(mult), m.start(), end))
@@ -299,7 +329,8 @@ def _email(t: str, *, expecting: Field | None) -> str | None:
         return match.group(0).rstrip(".")
     if expecting != "email" and not re.search(r"\bat\b.*\bdot\b", t):
         return None
-    spoken = re.sub(r"\s+at\s+", "@", t)
+    spoken = _EMAIL_DOMAIN.sub(lambda m: f"{m.group(1).replace(' ', '')} dot {m.group(2)}", t)
+    spoken = re.sub(r"\s+at\s+", "@", spoken)
     spoken = re.sub(r"\s+dot\s+", ".", spoken)
     spoken = re.sub(r"\s*\b(?:underscore)\b\s*", "_", spoken)
     spoken = re.sub(r"\s*\b(?:dash|hyphen)\b\s*", "-", spoken)
@@ -310,6 +341,8 @@ def _email(t: str, *, expecting: Field | None) -> str | None:
 
 
 def _name(t: str, *, expecting: Field | None) -> str | None:
+    if expecting == "name" or "spelled" in t:
+        t = _join_spelled(t)
     match = _NAME_INTRO.search(t) or (_WEAK_NAME_INTRO.search(t) if expecting == "name" else None)
     candidate: str | None = None
     if match:
@@ -323,28 +356,51 @@ def _name(t: str, *, expecting: Field | None) -> str | None:
         if word in _NOT_NAME or not re.fullmatch(r"[a-z][a-z'-]*", word):
             break
         words.append(word)
+    words = [w for i, w in enumerate(words) if i == 0 or w != words[i - 1]]  # "smith, s m i t h"
     if not words or len(words) > 3:
         return None
     return " ".join(w[:1].upper() + w[1:] for w in words)
 
 
-def _area(t: str, *, expecting: Field | None) -> str | None:
+def _join_spelled(t: str) -> str:
+    """Letters spelled one by one become a word: "s m i t h", "s. m. i. t. h.", "s-m-i-t-h" -> "smith"."""
+    t = re.sub(r"\bspelled(?: as)?\b|\bthat'?s\b", ",", t)
+    return _SPELLED.sub(lambda m: re.sub(r"[^a-z]", "", m.group(0)) + " ", t)
+
+
+def _area(t: str, *, expecting: Field | None, places: Places) -> str | None:
     zip_code = re.search(r"\b(?:zip(?: code)?\s*(?:is\s*)?)?(\d{5})\b", t)
     if zip_code and (expecting == "area" or zip_code.group(0).startswith("zip")):
         return zip_code.group(1)
-    for match in _PLACE_PREPOSITION.finditer(t):
-        place = _place_words(t[match.end() :])
-        if place:
-            return place
+    candidates = [_place_words(t[match.end() :]) for match in _PLACE_PREPOSITION.finditer(t)]
     if expecting == "area":
-        return _place_words(_FILLER.sub("", t))
-    return None
+        candidates.append(_place_words(_FILLER.sub("", t)))
+    for candidate in candidates:
+        if candidate and places.contains_place(candidate):
+            return places.canonical(candidate) or candidate
+    return places.find_service_area(t)
+
+
+def _rooms(t: str) -> dict[str, Any]:
+    """Bedrooms and bathrooms: "three bedrooms", "3 bed 2 bath", "two and a half baths"."""
+    found: dict[str, Any] = {}
+    for m in _ROOMS.finditer(words_to_digits(t)):
+        count = 1.0 if m.group("num") == "a" else float(m.group("num"))
+        count += 0.5 if m.group("half") else 0
+        if m.group("bed") and "bedrooms" not in found and count == int(count) and 0 < count <= 12:
+            found["bedrooms"] = int(count)
+        elif m.group("bath") and "bathrooms" not in found and 0 < count <= 12:
+            found["bathrooms"] = count
+    return found
 
 
 def _place_words(text: str) -> str | None:
     words: list[str] = []
     for raw in text.split():
         word = raw.strip(".,!?;:")
+        if words and word in ("county", "parish"):
+            words.append(word)
+            break
         if not re.fullmatch(r"[a-z][a-z'.-]*", word) or word in _PLACE_STOP:
             break
         words.append(word)

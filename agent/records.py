@@ -9,7 +9,14 @@ from typing import Any, Literal
 from agent.interfaces import Qualification
 
 CallOutcome = Literal[
-    "qualified", "appointment_set", "transferred", "not_interested", "opted_out", "no_answer", "failed"
+    "qualified",
+    "appointment_set",
+    "transferred",
+    "message_taken",
+    "not_interested",
+    "opted_out",
+    "no_answer",
+    "failed",
 ]
 Speaker = Literal["agent", "caller"]
 
@@ -79,3 +86,5 @@ class CallResult:
     provider_failures: tuple[str, ...] = ()
     """One line per provider failure that forced a fallback, with what it cost the caller in waiting, e.g.
     "dialog openai: TimeoutError after 2000 ms"."""
+    message: str | None = None
+    """What the caller asked us to pass on to an agent who will call them back (no transfer was possible)."""

@@ -15,10 +15,18 @@ from agent import intents, qualification, tools
 from agent.appointment_time import parse_appointment_time
 from agent.clock import utc_now
 from agent.interfaces import DialogContext, DialogEvent, Message, Qualification, TextDelta, ToolCall, ToolSpec
-from agent.phrases import TRANSFER_UNAVAILABLE
+from agent.phrases import CONFIRM_OPT_OUT, MESSAGE_TAKEN, TAKE_MESSAGE_OFFER, TRANSFER_UNAVAILABLE
+from agent.places import Places, us_place_names
 from agent.qualification import Field
 
 _OFFER_MARK = "or transfer you to an agent right now"
+_CALLBACK_OFFER_MARK = "or have an agent call you back"
+_MESSAGE_MARK = "what would you like me to pass along"
+_OPT_OUT_MARK = "take your number off our call list"
+_CHECK_MARK = "is that right"
+_CONFIDENT = 0.6
+"""Below this recognizer confidence the facts just heard are read back as a question, not acknowledged."""
+_CHECKED_FIELDS: tuple[Field, ...] = ("intent", "area", "budget", "timeline")
 _ASK_TIME_MARK = "what day and time"
 _ANYTHING_ELSE = "anything else I can help you with"
 _ANYTHING_ELSE_MARK = _ANYTHING_ELSE.lower()
@@ -51,6 +59,17 @@ _QUESTIONS: dict[Field, dict[str | None, str]] = {
     "name": {None: "May I have your name, please?"},
     "email": {None: "And what's the best email address to reach you?"},
 }
+_REPHRASED: dict[Field, str] = {
+    "intent": "Are you hoping to buy or sell a home, or to rent one?",
+    "area": "Which city or neighborhood? A zip code works too.",
+    "property_type": "What kind of property: a single-family house, a condo, a townhouse, or something else?",
+    "timeline": "Roughly what timeline: the next few months, later this year, or next year?",
+    "budget": "Roughly what price range? A ballpark like four hundred thousand is fine.",
+    "financing": "Will you be using a mortgage, or paying cash?",
+    "name": "Could I get your full name? Spelling it out helps.",
+    "email": "What's your email? You can spell it out, like j o h n at gmail dot com.",
+}
+"""A second ask says it differently: the first wording did not work."""
 _INTENT_ACK = {
     "buy": "Wonderful, I can help you find a place.",
     "sell": "Great, I can help you sell.",
@@ -73,6 +92,9 @@ class ScriptedDialog:
 
     name = "scripted"
 
+    def __init__(self) -> None:
+        us_place_names()  # the gazetteer loads once per process, here at start-up rather than on a call
+
     async def respond(self, context: DialogContext, tools: Sequence[ToolSpec]) -> AsyncIterator[DialogEvent]:
         for event in self.plan(context, tools):
             yield event
@@ -94,19 +116,35 @@ class ScriptedDialog:
         turn = _last_turn(history)
         t = intents.normalize(turn.text)
         question = intents.normalize(turn.question)
-        q = qualification.update(context.qualification, turn.text, last_question=turn.question)
+        places = Places.with_service_areas(context.service_areas)
+        found = qualification.extract(
+            turn.text,
+            expecting=qualification.expected_field(turn.question),
+            intent=context.qualification.intent,
+            places=places,
+        )
+        q = qualification.apply(context.qualification, found)
         call_id = f"scripted_{len(history)}"
 
         if intents.is_opt_out_request(t, bare_stop_counts=context.purpose == "marketing"):
+            return _opt_out(call_id, turn.text)
+        if _OPT_OUT_MARK in question and (intents.is_affirmative(t) or intents.is_possible_opt_out(t)):
+            return _opt_out(call_id, f"{_caller_words_before(history)} (confirmed: {turn.text})")
+        if intents.is_possible_opt_out(t):
+            return [TextDelta(CONFIRM_OPT_OUT)]
+        if _MESSAGE_MARK in question and not intents.is_negative(t):
             return [
-                TextDelta("Understood. I'll make sure you're not called again."),
-                ToolCall(f"{call_id}_opt_out", tools.RECORD_OPT_OUT, {"how": turn.text}),
+                TextDelta(MESSAGE_TAKEN),
+                ToolCall(f"{call_id}_message", tools.TAKE_MESSAGE, {"message": turn.text}),
             ]
         if intents.wants_human(t) or (
             "transfer you" in question and intents.is_affirmative(t) and "keep going" not in t
         ):
-            return _transfer(call_id)
-        if _OFFER_MARK in question or _ASK_TIME_MARK in question:
+            return _transfer(context, call_id)
+        if _CHECK_MARK in question and intents.is_negative(t) and not found:
+            field_name = qualification.expected_field(turn.question) or "area"
+            return [TextDelta(f"Sorry about that. {_question(field_name, q.intent)}")]
+        if _OFFER_MARK in question or _CALLBACK_OFFER_MARK in question or _ASK_TIME_MARK in question:
             scheduled = self._schedule(context, turn, q, call_id)
             if scheduled is not None:
                 return scheduled
@@ -121,10 +159,9 @@ class ScriptedDialog:
             return _goodbye(context, call_id, reason="completed")
         if _ANYTHING_ELSE_MARK in question:
             return [TextDelta(f"Your agent will be happy to help with that. Is there {_ANYTHING_ELSE}?")]
-        found = qualification.extract(
-            turn.text, expecting=qualification.expected_field(turn.question), intent=context.qualification.intent
-        )
-        return self._next_question(found, q, history)
+        if _unsure(history) and (checked := {f: found[f] for f in _CHECKED_FIELDS if f in found}):
+            return [TextDelta(_check(checked))]
+        return self._next_question(found, q, history, can_transfer=context.can_transfer)
 
     def _schedule(
         self, context: DialogContext, turn: _Turn, q: Qualification, call_id: str
@@ -141,7 +178,7 @@ class ScriptedDialog:
                 ),
             ]
         if any(word in t for word in ("transfer", "right now", "talk to", "speak to", "now please")):
-            return _transfer(call_id)
+            return _transfer(context, call_id)
         if any(word in t for word in ("book", "appointment", "schedule", "meet", "call me back", "later")) or (
             intents.is_affirmative(t)
         ):
@@ -150,21 +187,23 @@ class ScriptedDialog:
             return _goodbye(context, call_id, reason="completed")
         return None
 
-    def _next_question(self, found: dict[str, Any], q: Qualification, history: list[Message]) -> list[DialogEvent]:
+    def _next_question(
+        self, found: dict[str, Any], q: Qualification, history: list[Message], *, can_transfer: bool
+    ) -> list[DialogEvent]:
         asked, declined = _asked_and_declined(history)
         ack = _acknowledge(found, q, len(history))
         for field_name in qualification.missing(q):
             if asked.get(field_name, 0) >= _MAX_ASKS or field_name in declined:
                 continue
-            question = _question(field_name, q.intent)
             if asked.get(field_name, 0) and not ack:
-                return [TextDelta(f"Sorry, I didn't quite catch that. {question}")]
-            return [TextDelta(f"{ack} {question}".strip())]
+                return [TextDelta(f"Sorry, I didn't quite catch that. {_REPHRASED[field_name]}")]
+            return [TextDelta(f"{ack} {_question(field_name, q.intent)}".strip())]
         name = f", {q.name.split()[0]}" if q.name else ""
+        offer = _OFFER_MARK if can_transfer else _CALLBACK_OFFER_MARK
         return [
             TextDelta(
                 f"{ack} Thanks{name}! I can book a time for you to meet with one of our agents, "
-                f"{_OFFER_MARK}. Which would you prefer?".strip()
+                f"{offer}. Which would you prefer?".strip()
             )
         ]
 
@@ -178,6 +217,8 @@ class ScriptedDialog:
             return [TextDelta(f"You're all set. {result.content} Is there anything else I can help you with?")]
         if name == tools.TRANSFER_TO_HUMAN:
             return [TextDelta(TRANSFER_UNAVAILABLE)]
+        if name == tools.TAKE_MESSAGE:
+            return [TextDelta(f"Is there {_ANYTHING_ELSE}?")]
         return [TextDelta("Is there anything else I can help you with?")]
 
 
@@ -189,6 +230,14 @@ def _last_turn(history: list[Message]) -> _Turn:
     text = " ".join(m.content for m in history[i:])
     question = next((m.content for m in reversed(history[:i]) if m.role == "assistant" and m.content), "")
     return _Turn(text=text, question=question)
+
+
+def _caller_words_before(history: list[Message]) -> str:
+    """What the caller said before the agent's last question (the words a confirmation is about)."""
+    i = len(history)
+    while i > 0 and history[i - 1].role == "user":
+        i -= 1
+    return _last_turn(history[: i - 1]).text if i > 1 else ""
 
 
 def _asked_and_declined(history: list[Message]) -> tuple[dict[Field, int], set[Field]]:
@@ -230,7 +279,38 @@ def _notes(q: Qualification) -> str:
     return "; ".join(f"{k.replace('_', ' ')}: {v}" for k, v in facts.items()) or "no details gathered"
 
 
-def _transfer(call_id: str) -> list[DialogEvent]:
+def _unsure(history: list[Message]) -> bool:
+    """The recognizer reported low confidence in the caller's last words."""
+    confidence = history[-1].confidence
+    return confidence is not None and confidence < _CONFIDENT
+
+
+def _check(found: dict[Field, Any]) -> str:
+    """Facts heard with low confidence, read back as a question ("Austin, and about 400,000, is that right?").
+
+    The question names the field asked about first, so a "no" re-asks that one."""
+    spoken = {
+        "intent": f"you'd like to {found.get('intent')}",
+        "area": f"in {found.get('area')}",
+        "budget": f"about {found.get('budget', 0):,} dollars",
+        "timeline": f"{found.get('timeline')}",
+    }
+    first = next(f for f in ("area", "budget", "timeline", "intent") if f in found)
+    facts = ", ".join(spoken[f] for f in _CHECKED_FIELDS if f in found)
+    hint = {"area": "which area", "budget": "your budget", "timeline": "your timeline", "intent": "buying or selling"}
+    return f"Just to check {hint[first]}: {facts}, {_CHECK_MARK}?"
+
+
+def _opt_out(call_id: str, said: str) -> list[DialogEvent]:
+    return [
+        TextDelta("Understood. I'll make sure you're not called again."),
+        ToolCall(f"{call_id}_opt_out", tools.RECORD_OPT_OUT, {"how": said}),
+    ]
+
+
+def _transfer(context: DialogContext, call_id: str) -> list[DialogEvent]:
+    if not context.can_transfer:
+        return [TextDelta(TAKE_MESSAGE_OFFER)]
     return [
         TextDelta("Sure, let me connect you with one of our agents."),
         ToolCall(f"{call_id}_transfer", tools.TRANSFER_TO_HUMAN, {"reason": "caller asked for a person"}),

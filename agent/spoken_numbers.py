@@ -27,25 +27,29 @@ _RUN_TOKEN = rf"(?:\d+(?:\.\d+)?|(?:{_WORD})(?:-(?:{_WORD}))*|a|and|point|half)"
 _RUN = re.compile(rf"(?<![\w.,]){_RUN_TOKEN}(?:\s+{_RUN_TOKEN})*(?!\w)", re.IGNORECASE)
 
 
-def words_to_digits(text: str) -> str:
+def words_to_digits(text: str, *, group_thousands: bool = False) -> str:
     """Rewrite English number words as digits: "around four hundred fifty thousand" -> "around 450000".
 
     Also understood: "a hundred", "a million", "half a million", "one and a half million", "one point two
     million", "twenty five hundred", hyphens ("forty-five") and "and" inside a number ("two hundred and
     fifty"). Digits followed by a scale word are combined too ("1.2 million" -> "1200000"). A run that cannot
     continue (for example "five five") starts a new number. Everything else is left exactly as it was.
+
+    ``group_thousands`` writes a number said with a scale word with thousands separators ("four hundred
+    thousand" -> "400,000"), so a reader can tell a spoken amount from a code read digit by digit.
     """
-    return _RUN.sub(_rewrite_run, text)
+    return _RUN.sub(lambda match: _rewrite_run(match, group_thousands=group_thousands), text)
 
 
-def _rewrite_run(match: re.Match[str]) -> str:
+def _rewrite_run(match: re.Match[str], *, group_thousands: bool) -> str:
     words = match.group(0).split()
     out: list[str] = []
     i = 0
     while i < len(words):
         consumed, value = _parse_number(words, i)
         if consumed:
-            out.append(_format(value))
+            scaled = any(w.lower() in _SCALES for w in words[i : i + consumed])
+            out.append(_format(value, grouped=group_thousands and scaled))
             i += consumed
         else:
             out.append(words[i])
@@ -53,9 +57,9 @@ def _rewrite_run(match: re.Match[str]) -> str:
     return " ".join(out)
 
 
-def _format(value: float) -> str:
+def _format(value: float, *, grouped: bool = False) -> str:
     if value == int(value):
-        return str(int(value))
+        return f"{int(value):,}" if grouped else str(int(value))
     return f"{value:.6f}".rstrip("0").rstrip(".")
 
 

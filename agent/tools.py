@@ -14,6 +14,7 @@ TRANSFER_TO_HUMAN: Final = "transfer_to_human"
 END_CALL: Final = "end_call"
 BOOK_APPOINTMENT: Final = "book_appointment"
 RECORD_OPT_OUT: Final = "record_opt_out"
+TAKE_MESSAGE: Final = "take_message"
 
 END_REASONS: Final = ("completed", "not_interested", "wrong_number", "voicemail", "caller_unresponsive")
 
@@ -91,5 +92,23 @@ RECORD_OPT_OUT_SPEC = ToolSpec(
     },
 )
 
-AGENT_TOOLS: Final = (TRANSFER_TO_HUMAN_SPEC, END_CALL_SPEC, BOOK_APPOINTMENT_SPEC, RECORD_OPT_OUT_SPEC)
+TAKE_MESSAGE_SPEC = ToolSpec(
+    name=TAKE_MESSAGE,
+    description=(
+        "Record a message for an agent to call the caller back, when no one can take the call now (a "
+        "transfer is unavailable). Ask what to pass along first; thank the caller after."
+    ),
+    parameters={
+        "type": "object",
+        "properties": {
+            "message": {"type": "string", "description": "What the caller wants the agent to know."},
+        },
+        "required": ["message"],
+        "additionalProperties": False,
+    },
+)
+
+AGENT_TOOLS: Final = (
+    TRANSFER_TO_HUMAN_SPEC, END_CALL_SPEC, BOOK_APPOINTMENT_SPEC, RECORD_OPT_OUT_SPEC, TAKE_MESSAGE_SPEC
+)  # fmt: skip
 """Every tool the real-estate agent offers a dialog, in a stable order."""

@@ -24,13 +24,17 @@ from crm_adapters.values import (
 )
 from seiketsu.schemas import snake_keys
 
-FOLLOW_UP_OUTCOMES = frozenset({"qualified", "transferred"})
+FOLLOW_UP_OUTCOMES = frozenset({"qualified", "transferred", "message_taken"})
 """Call outcomes after which a human agent should call the lead back."""
 
-FOLLOW_UP_DELAY = {"qualified": timedelta(hours=24), "transferred": timedelta(hours=2)}
+FOLLOW_UP_DELAY = {
+    "qualified": timedelta(hours=24),
+    "transferred": timedelta(hours=2),
+    "message_taken": timedelta(hours=2),  # the caller was promised a callback
+}
 APPOINTMENT_LENGTH = timedelta(minutes=30)
 
-_CONNECTED = frozenset({"qualified", "appointment_set", "transferred", "not_interested", "opted_out"})
+_CONNECTED = frozenset({"qualified", "appointment_set", "transferred", "message_taken", "not_interested", "opted_out"})
 _INTENTS = frozenset({"buy", "sell", "rent"})
 
 
@@ -252,6 +256,8 @@ def build_plan(
             notes.append(answers)
         if property_type := _label(event.qualification.get("property_type")):
             notes.append(f"Property type: {property_type}")
+        if message := _text(event.qualification.get("callback_message")):
+            notes.append(f"Message from the caller: {message}")
         task = FollowUpTask(
             task_id=follow_up_task_id(event.call_id),
             title=f"Follow up with {who}",

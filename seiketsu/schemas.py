@@ -86,17 +86,18 @@ UtcDateTime = Annotated[AwareDatetime, AfterValidator(_in_utc)]
 """A moment with its UTC offset, answered in UTC; one that has no UTC equivalent is a validation error."""
 
 
-def _bounded(value: dict[str, Any]) -> dict[str, Any]:
+def bounded_json(value: dict[str, Any]) -> dict[str, Any]:
+    """``value`` if its JSON fits in :data:`MAX_JSON_OBJECT_BYTES`; a ValueError naming the size otherwise."""
     size = len(json.dumps(value, ensure_ascii=False).encode())
     if size > MAX_JSON_OBJECT_BYTES:
         raise ValueError(f"at most {MAX_JSON_OBJECT_BYTES} bytes of JSON (got {size})")
     return value
 
 
-JsonObject = Annotated[dict[str, Any], AfterValidator(_bounded)]
+JsonObject = Annotated[dict[str, Any], AfterValidator(bounded_json)]
 """A free-form JSON object (settings) of bounded size."""
 
-BoundedWireKeyed = Annotated[WireKeyed, AfterValidator(_bounded)]
+BoundedWireKeyed = Annotated[WireKeyed, AfterValidator(bounded_json)]
 """A :data:`WireKeyed` object sent by a client (qualification answers), of bounded size."""
 
 

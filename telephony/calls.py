@@ -133,6 +133,8 @@ def record_result(session: Session, events: EventBus, *, call: Call, result: Cal
     else:
         call.outcome = by_answer or CallOutcome(result.outcome)
         call.qualification = result.qualification.as_dict()
+        if result.message is not None:
+            call.qualification["callback_message"] = result.message
         call.latencies = [turn.as_dict() for turn in result.turns]
         call.provider_failures = list(result.provider_failures)
         if call.duration_seconds is None:

@@ -53,6 +53,7 @@ class CallOutcome(enum.StrEnum):
     TRANSFERRED = "transferred"
     NOT_INTERESTED = "not_interested"
     OPTED_OUT = "opted_out"
+    MESSAGE_TAKEN = "message_taken"
     VOICEMAIL = "voicemail"
     NO_ANSWER = "no_answer"
     FAILED = "failed"

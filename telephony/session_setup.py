@@ -1,7 +1,8 @@
 """What a call's agent session is told: who it speaks for, its duties, its providers (from the org's settings).
 
 Organization settings read here (all optional): ``businessName``, ``agentName``, ``callbackNumber``,
-``transferNumber``, ``officeAddress``, ``instructions``, the speech choices ``stt``, ``tts``, ``dialog``,
+``transferNumber``, ``officeAddress``, ``instructions``, ``serviceAreas`` (place names the agent should
+understand), the speech choices ``stt``, ``tts``, ``dialog``,
 ``voice``, ``language`` (see ``agent.providers.factory.SpeechPreferences``), and the compliance section read by
 ``compliance.duties.duty_policy`` (its ``businessName`` and ``callbackNumber`` win over the ones above).
 """
@@ -51,6 +52,12 @@ def _text(value: object) -> str | None:
     return value.strip() if isinstance(value, str) and value.strip() else None
 
 
+def _service_areas(value: object) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        return ()
+    return tuple(area for item in value if (area := _text(item)))
+
+
 def call_duties(
     org: Organization, *, purpose: str | None, inbound: bool, our_number: str, runtime: TelephonyRuntime
 ) -> CallDuties:
@@ -80,9 +87,7 @@ def inbound_greeting(org: Organization, *, our_number: str, runtime: TelephonyRu
     """The first words of an inbound call to ``our_number`` (identification included), for warming the cache."""
     duties = call_duties(org, purpose=None, inbound=True, our_number=our_number, runtime=runtime)
     who = identity(org, our_number=our_number, runtime=runtime, duties=duties)
-    return greeting_text(
-        who, direction="inbound", identify=duties.identify, offer_opt_out=duties.interactive_opt_out
-    )
+    return greeting_text(who, direction="inbound", identify=duties.identify, offer_opt_out=duties.interactive_opt_out)
 
 
 def providers_for(org: Organization, runtime: TelephonyRuntime) -> tuple[Providers, str]:
@@ -135,6 +140,8 @@ def build_setup(call: Call, org: Organization, runtime: TelephonyRuntime) -> Cal
         language=language,
         timezone=org.timezone,
         instructions=_text(settings.get("instructions")) or "",
+        transfer_available=context.transfer_number is not None,
+        service_areas=_service_areas(settings.get("serviceAreas")),
         compliance=ComplianceDuties(identify=duties.identify, interactive_opt_out=duties.interactive_opt_out),
         silence=silence_budget(runtime),
     )

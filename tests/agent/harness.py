@@ -50,6 +50,7 @@ class Call:
     greetings: GreetingCache | None = field(default_factory=GreetingCache)
     manual_clock: ManualClock = field(default_factory=ManualClock)
     """The call's clock unless ``realtime``: moved by the caller's frames and the line's playback."""
+    transfer_available: bool = True
     realtime: bool = False
     """Real clock and a transport that plays in (sped-up) real time, instead of a manual clock."""
     frame_pause_s: float = 0.0
@@ -79,6 +80,7 @@ class Call:
             compliance=self.compliance,
             silence=self.silence_budget,
             timeouts=self.timeouts,
+            transfer_available=self.transfer_available,
         )
         self.session = CallSession(
             config=config,

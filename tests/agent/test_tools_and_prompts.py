@@ -11,7 +11,7 @@ from agent.tools import AGENT_TOOLS
 
 def test_tool_specs_are_well_formed_json_schemas() -> None:
     names = [spec.name for spec in AGENT_TOOLS]
-    assert names == ["transfer_to_human", "end_call", "book_appointment", "record_opt_out"]
+    assert names == ["transfer_to_human", "end_call", "book_appointment", "record_opt_out", "take_message"]
     for spec in AGENT_TOOLS:
         schema = spec.parameters
         assert schema["type"] == "object"
@@ -62,7 +62,8 @@ def test_greeting_names_the_brokerage_and_the_ai() -> None:
     identity = Identity("Acme Realty", agent_name="Ava", callback_number="+1 (512) 555-0123")
     inbound = greeting_text(identity, direction="inbound", identify=True, offer_opt_out=False)
     assert "Acme Realty" in inbound and "AI assistant" in inbound
-    assert "5 1 2, 5 5 5, 0 1 2 3" in inbound
+    # the callback number is owed on calls we place (47 CFR 64.1200(b)(2)); the caller just dialled it
+    assert "5 1 2" not in inbound and inbound.endswith("?")
     outbound = greeting_text(identity, direction="outbound", identify=True, offer_opt_out=True)
     identification = outbound.index("5 1 2")
     assert outbound.index("say stop or press 9") > identification  # the opt-out follows the identification

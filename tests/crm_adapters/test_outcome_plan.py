@@ -68,6 +68,14 @@ def test_a_qualified_inbound_call_becomes_contact_call_and_follow_up_task():
     assert plan.appointment is None
 
 
+def test_a_message_taken_becomes_a_prompt_callback_task_carrying_the_message():
+    plan = build_plan(event(outcome="message_taken", qualification={"callback_message": "call me about my listing"}),
+                      lead=LEAD, appointment=None, now=NOW)  # fmt: skip
+    assert plan.call.outcome is CallOutcome.CONNECTED
+    assert plan.task is not None and plan.task.due_at == datetime(2026, 5, 1, 17, 3, 5, tzinfo=UTC)
+    assert "Message from the caller: call me about my listing" in plan.task.notes
+
+
 def test_without_a_lead_the_prospect_number_and_spoken_details_identify_the_contact():
     plan = build_plan(event(leadId=None, direction="outbound", fromNumber="+15125550100", toNumber="+15125558888"),
                       lead=None, appointment=None, now=NOW)  # fmt: skip

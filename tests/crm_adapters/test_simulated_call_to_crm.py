@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from agent.providers.piper_tts import PiperTTS
 from crm_adapters.fake_server import FakeHubSpot
 from seiketsu.container import Container
-from telephony.simulator import CallResult, script_from_lines, simulate_call
+from telephony.simulator import AwaitAgentAudio, AwaitReply, CallResult, Digits, script_from_lines, simulate_call
 from telephony.simulator.voices import TextToSpeechVoice
 from tests.factories import login
 from tests.servers import serve
@@ -37,6 +37,7 @@ def test_a_simulated_call_lands_in_hubspot_exactly_once(client: TestClient, cont
     assert logged.properties["hs_call_direction"] == "INBOUND"
     assert "condo" in logged.properties["hs_call_body"].lower()
     [task] = fake.objects["tasks"].values()
+    assert "Message from the caller" in task.properties["hs_task_body"]
     assert logged.associations == task.associations == {("contacts", contact.id)}
     assert len(fake.created) == 3 and len(deliveries(container, org)) == 1
 
@@ -44,9 +45,12 @@ def test_a_simulated_call_lands_in_hubspot_exactly_once(client: TestClient, cont
 async def _call(client: TestClient, container: Container) -> CallResult:
     caller_voice = PiperTTS(deterministic=True)
     try:
-        script = await script_from_lines(
-            ["Hi, I want to sell my condo next spring."], TextToSpeechVoice(caller_voice), reply_timeout=20
-        )
+        voice = TextToSpeechVoice(caller_voice)
+        script = await script_from_lines(["Hi, I want to sell my condo next spring."], voice, reply_timeout=20)
+        # Without an area the call is not qualified; asking for a person (the 0 key) on a line with no transfer
+        # number leaves a message, which an agent must follow up on whatever the recognizer made of the words.
+        script += [Digits("0"), AwaitAgentAudio(timeout=20), AwaitReply(timeout=20, settle=0.6)]
+        script += (await script_from_lines(["Please have an agent call me back."], voice, reply_timeout=20))[1:]
         async with serve(client.app) as port:  # the app the API calls went to
             return await simulate_call(local_caller(container, port), script)
     finally:
