@@ -3,33 +3,23 @@ of ElevenLabs' streaming endpoint, the caller hearing its mu-law bytes untouched
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import json
-import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-import httpx
 import pytest
-import sqlalchemy as sa
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
-from websockets.asyncio.client import connect
 
 from seiketsu.app import create_app
 from seiketsu.container import Container, build_container
 from seiketsu.settings import Settings
-from seiketsu.tenancy.scoping import system_session
-from telephony.models import Call
-from telephony.runtime import twilio_auth_token
-from telephony.signatures import compute_twilio_signature
 from tests.conftest import fast_passwords, truncate
 from tests.servers import serve
-from tests.telephony.conftest import voice_org, voice_params
+from tests.telephony.conftest import hang_up_after, voice_org
 
 KEY = "xi-test-key-0123"
 VOICE = "org-voice-7"
@@ -65,6 +55,7 @@ def voice_server() -> ElevenLabsServer:
     return ElevenLabsServer()
 
 
+@contextmanager
 def cloud_container(settings: Settings, port: int, key: str) -> Iterator[Container]:
     container = build_container(
         replace(settings, elevenlabs_api_key=key, elevenlabs_base_url=f"http://127.0.0.1:{port}"),
@@ -77,48 +68,14 @@ def cloud_container(settings: Settings, port: int, key: str) -> Iterator[Contain
         container.close()
 
 
-async def greeting_heard(container: Container, port: int, *, frames: int) -> list[bytes]:
-    """Ring the app, open its media stream, and return the first ``frames`` media payloads the caller hears."""
-    settings = container.settings
-    params = voice_params()
-    signature = compute_twilio_signature(
-        twilio_auth_token(settings), settings.public_base_url + "/twilio/voice", params
-    )
-    heard: list[bytes] = []
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
-        answer = await http.post("/twilio/voice", data=params, headers={"X-Twilio-Signature": signature})
-        stream = ET.fromstring(answer.text).find("./Connect/Stream")
-        assert stream is not None
-        custom = {str(p.get("name")): str(p.get("value")) for p in stream.findall("Parameter")}
-        async with connect(f"ws://127.0.0.1:{port}/twilio/media") as ws:
-            start = {"accountSid": "AC" + "0" * 32, "streamSid": "MZ1", "callSid": params["CallSid"],
-                     "tracks": ["inbound"], "customParameters": custom,
-                     "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1}}  # fmt: skip
-            await ws.send(json.dumps({"event": "start", "sequenceNumber": "1", "streamSid": "MZ1", "start": start}))
-            while len(heard) < frames:
-                message = json.loads(await ws.recv())
-                if message["event"] == "media":
-                    heard.append(base64.b64decode(message["media"]["payload"]))
-            stop = {"accountSid": "AC" + "0" * 32, "callSid": params["CallSid"]}
-            await ws.send(json.dumps({"event": "stop", "sequenceNumber": "2", "streamSid": "MZ1", "stop": stop}))
-    for _ in range(100):
-        with system_session(container.sessions) as session:
-            call = session.scalars(sa.select(Call)).one()
-        if call.outcome is not None:
-            break
-        await asyncio.sleep(0.05)
-    assert call.outcome is not None
-    return heard
-
-
 async def test_the_greeting_is_spoken_in_the_organizations_cloud_voice(
     settings: Settings, voice_server: ElevenLabsServer
 ) -> None:
     async with serve(voice_server.app()) as voice_port:
-        for container in cloud_container(settings, voice_port, KEY):
+        with cloud_container(settings, voice_port, KEY) as container:
             voice_org(container, settings={"voice": VOICE})
             async with serve(create_app(container.settings, container=container)) as port:
-                heard = await greeting_heard(container, port, frames=10)
+                heard, _ = await hang_up_after(container, port, frames=10)
 
     assert b"".join(heard) == AUDIO_BYTE * len(b"".join(heard))  # the double's bytes, untranscoded
     for request in voice_server.requests:  # the greeting and the holding phrase
@@ -131,10 +88,10 @@ async def test_a_rejected_key_falls_back_to_the_local_voice(
     settings: Settings, voice_server: ElevenLabsServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     async with serve(voice_server.app()) as voice_port:
-        for container in cloud_container(settings, voice_port, "xi-revoked"):
+        with cloud_container(settings, voice_port, "xi-revoked") as container:
             voice_org(container)
             async with serve(create_app(container.settings, container=container)) as port:
-                heard = await greeting_heard(container, port, frames=10)
+                heard, _ = await hang_up_after(container, port, frames=10)
 
     assert voice_server.requests and voice_server.requests[0]["key"] == "xi-revoked"
     audio = b"".join(heard)
