@@ -1,7 +1,7 @@
 """OpenAI chat completions and ElevenLabs text-to-speech faked at the HTTP level, misbehaving on the call's clock.
 
-Each double is an HTTP transport handed to the real provider class (``httpx2`` for the OpenAI SDK, ``httpx`` for
-ElevenLabs), answering with the documented shapes: chat completions stream ``data: {chat.completion.chunk}``
+Each double is an HTTP transport handed to the real provider class (``httpx2`` for the OpenAI SDK, ``httpx`` for the
+ElevenLabs SDK), answering with the documented shapes: chat completions stream ``data: {chat.completion.chunk}``
 events then ``data: [DONE]``, errors ``{"error": {...}}``; ElevenLabs streams raw ``ulaw_8000`` bytes, errors
 ``{"detail": {"status", "message"}}``. A :class:`Misbehaviour` decides how the next answers go wrong; delays are
 read on the call's media clock (:class:`MediaClock`), so a "slow" provider is slow in the caller's time.

@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import json
+import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
+from websockets.asyncio.client import connect
 
 from agent.fakes import FakeDialog, FakeSpeechToText, FakeTextToSpeech
 from agent.providers.factory import ProviderSelection, SpeechPreferences
 from seiketsu.container import Container
 from seiketsu.tenancy.models import Organization
 from seiketsu.tenancy.scoping import system_session
+from telephony.models import Call
 from telephony.runtime import TelephonyRuntime, twilio_auth_token
 from telephony.signatures import compute_twilio_signature
 from telephony.simulator import SimulatorConfig
@@ -104,6 +112,41 @@ def voice_params(
         "Direction": "inbound",
         "ApiVersion": "2010-04-01",
     }
+
+
+async def hang_up_after(container: Container, port: int, *, frames: int) -> tuple[list[bytes], Call]:
+    """Ring the app served on ``port`` as Twilio would, open its media stream, hang up after hearing ``frames``
+    media payloads; return them and the call once it is recorded as ended."""
+    settings = container.settings
+    params = voice_params()
+    signature = compute_twilio_signature(
+        twilio_auth_token(settings), settings.public_base_url + "/twilio/voice", params
+    )
+    heard: list[bytes] = []
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+        answer = await http.post("/twilio/voice", data=params, headers={"X-Twilio-Signature": signature})
+        stream = ET.fromstring(answer.text).find("./Connect/Stream")
+        assert stream is not None
+        custom = {str(p.get("name")): str(p.get("value")) for p in stream.findall("Parameter")}
+        async with connect(f"ws://127.0.0.1:{port}/twilio/media") as ws:
+            start = {"accountSid": "AC" + "0" * 32, "streamSid": "MZ1", "callSid": params["CallSid"],
+                     "tracks": ["inbound"], "customParameters": custom,
+                     "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1}}  # fmt: skip
+            await ws.send(json.dumps({"event": "start", "sequenceNumber": "1", "streamSid": "MZ1", "start": start}))
+            while len(heard) < frames:
+                message = json.loads(await ws.recv())
+                assert message["event"] == "media"
+                heard.append(base64.b64decode(message["media"]["payload"]))
+            stop = {"accountSid": "AC" + "0" * 32, "callSid": params["CallSid"]}
+            await ws.send(json.dumps({"event": "stop", "sequenceNumber": "2", "streamSid": "MZ1", "stop": stop}))
+    for _ in range(100):
+        with system_session(container.sessions) as session:
+            call = session.scalars(sa.select(Call)).one()
+        if call.outcome is not None:
+            break
+        await asyncio.sleep(0.05)
+    assert call.outcome is not None and call.ended_at is not None
+    return heard, call
 
 
 @pytest.fixture

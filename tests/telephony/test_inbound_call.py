@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import json
 import time
-import xml.etree.ElementTree as ET
 from dataclasses import replace
 from pathlib import Path
 
-import httpx
 import sqlalchemy as sa
 from click.testing import CliRunner
 from sqlmodel import col
-from websockets.asyncio.client import connect
 from websockets.extensions.permessage_deflate import PerMessageDeflate
 from websockets.server import ServerProtocol
 
@@ -26,14 +22,12 @@ from seiketsu.jobs.models import Job
 from seiketsu.leads.models import Lead
 from seiketsu.tenancy.scoping import system_session
 from telephony.models import Call, TranscriptLine
-from telephony.runtime import twilio_auth_token
-from telephony.signatures import compute_twilio_signature
 from telephony.simulator import AwaitReply, Silence, Step, script_from_lines, simulate_call
 from telephony.simulator.voices import TextToSpeechVoice
 from tests.conftest import fast_passwords
 from tests.faults import free_port
 from tests.servers import serve
-from tests.telephony.conftest import FakeSpeech, local_caller, voice_org, voice_params
+from tests.telephony.conftest import FakeSpeech, hang_up_after, local_caller, voice_org
 
 
 async def test_a_caller_is_heard_qualified_and_recorded(container: Container, tmp_path) -> None:
@@ -78,31 +72,8 @@ async def test_a_stream_the_caller_closes_first_is_still_recorded(
     voice_org(container)
     app = create_app(container.settings, container=container)
     container.extras["telephony"].speech = fake_speech
-    settings = container.settings
-    params = voice_params()
-    signature = compute_twilio_signature(
-        twilio_auth_token(settings), settings.public_base_url + "/twilio/voice", params
-    )
-    async with serve(app) as port, httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
-        answer = await http.post("/twilio/voice", data=params, headers={"X-Twilio-Signature": signature})
-        stream = ET.fromstring(answer.text).find("./Connect/Stream")
-        assert stream is not None
-        custom = {str(p.get("name")): str(p.get("value")) for p in stream.findall("Parameter")}
-        async with connect(f"ws://127.0.0.1:{port}/twilio/media") as ws:
-            start = {"accountSid": "AC" + "0" * 32, "streamSid": "MZ1", "callSid": params["CallSid"],
-                     "tracks": ["inbound"], "customParameters": custom,
-                     "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1}}  # fmt: skip
-            await ws.send(json.dumps({"event": "start", "sequenceNumber": "1", "streamSid": "MZ1", "start": start}))
-            assert json.loads(await ws.recv())["event"] == "media"
-            stop = {"accountSid": "AC" + "0" * 32, "callSid": params["CallSid"]}
-            await ws.send(json.dumps({"event": "stop", "sequenceNumber": "2", "streamSid": "MZ1", "stop": stop}))
-        for _ in range(100):
-            with system_session(container.sessions) as session:
-                call = session.scalars(sa.select(Call)).one()
-            if call.outcome is not None:
-                break
-            await asyncio.sleep(0.05)
-    assert call.outcome is not None and call.ended_at is not None
+    async with serve(app) as port:
+        await hang_up_after(container, port, frames=1)
 
 
 def _stored_calls(container: Container) -> int:
