@@ -19,19 +19,6 @@ BASE = "http://fake-fub"
 SINCE = datetime(2026, 5, 1, tzinfo=UTC)
 
 
-class ManualClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
-
-
 @pytest.fixture
 def fake(clock) -> FakeFollowUpBoss:
     return FakeFollowUpBoss(clock=clock)

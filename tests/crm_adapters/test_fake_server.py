@@ -17,19 +17,6 @@ BASE = "http://fake-hubspot"
 OBJECTS = f"{BASE}/crm/objects/2026-03"
 
 
-class ManualClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
-
-
 @pytest.fixture
 def fake(clock) -> FakeHubSpot:
     return FakeHubSpot(unique_properties={"contacts": ["email"], "calls": ["seiketsu_call_id"]}, clock=clock)
